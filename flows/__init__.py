@@ -1,0 +1,1 @@
+"""Orchestration and I/O: Prefect flows, input readers, validation runner and the CLI."""

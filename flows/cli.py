@@ -1,0 +1,160 @@
+"""The `newsflow` command line: run, sql, export, tables."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="newsflow: news articles -> validated DuckDB warehouse and Parquet exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+WarehouseOption = Annotated[
+    Optional[Path],
+    typer.Option("--warehouse", "-w", help="Warehouse folder [default: ./warehouse, or $NEWSFLOW_WAREHOUSE]."),
+]
+
+
+class SqlFormat(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(str, enum.Enum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+def _prefect_defaults() -> None:
+    # Prefect reads its settings when imported, so they are set before the flow module loads.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A fresh temporary server needs more than the default 20 s on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+def _store(warehouse: Optional[Path]):
+    from flows.settings import resolve_settings
+    from warehouse.store import Warehouse
+
+    return Warehouse(resolve_settings(warehouse=warehouse).warehouse)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"newsflow: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    inputs: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Files or folders (walked recursively) to read [default: seeds/]."),
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Read articles, extract entities, validate and load them into the warehouse."""
+    for path in inputs or []:
+        if not path.exists():
+            raise typer.BadParameter(f"input path '{path}' does not exist", param_hint="INPUTS")
+    _prefect_defaults()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.pipeline import newsflow_run
+    from flows.settings import resolve_settings
+    from warehouse.store import Warehouse
+
+    settings = resolve_settings(warehouse=warehouse, inputs=inputs)
+    try:
+        # The heartbeat thread only matters to a server watching for crashed runs.
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            summary = newsflow_run(settings)
+    except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
+        _fail(f"run failed, the warehouse was left as it was: {type(err).__name__}: {err}", 1)
+    typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
+    for label, value in [
+        ("records read", summary.records_read),
+        ("articles new", summary.articles_new),
+        ("articles updated", summary.articles_updated),
+        ("articles unchanged", summary.articles_unchanged),
+        ("entity mentions loaded", summary.entity_mentions),
+        ("entities loaded", summary.entities),
+        ("quarantined", summary.quarantined),
+        ("failed expectations", summary.failed_expectations),
+    ]:
+        typer.echo(f"  {label:<24}{value:>8}")
+    for stage, count in summary.quarantined_by_stage.items():
+        typer.echo(f"    at {stage:<20}{count:>8}")
+    typer.echo("warehouse tables:")
+    for name, rows in Warehouse(settings.warehouse).table_counts().iter_rows():
+        typer.echo(f"  {name:<24}{rows:>8}")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
+    warehouse: WarehouseOption = None,
+    output_format: Annotated[SqlFormat, typer.Option("--format", "-f", help="Output format.")] = SqlFormat.table,
+) -> None:
+    """Run a read-only SQL query on the warehouse and print the result."""
+    import duckdb
+    import polars as pl
+
+    from warehouse.store import WarehouseMissing
+
+    try:
+        result = _store(warehouse).query(query)
+    except WarehouseMissing as err:
+        _fail(str(err), 2)
+    except duckdb.Error as err:
+        _fail(f"query failed: {err}", 1)
+    if output_format is SqlFormat.csv:
+        sys.stdout.write(result.write_csv())
+    elif output_format is SqlFormat.json:
+        sys.stdout.write(result.write_json() + "\n")
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=120, tbl_width_chars=200,
+                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+            typer.echo(result)
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="Table to export (see `newsflow tables`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    output_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = ExportFormat.parquet,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write one warehouse table to a Parquet or CSV file."""
+    from warehouse.store import WarehouseMissing
+
+    try:
+        rows = _store(warehouse).export(table, out, output_format.value)
+    except (WarehouseMissing, KeyError) as err:
+        _fail(str(err).strip("'\""), 2)
+    typer.echo(f"wrote {rows} rows of {table} to {out}")
+
+
+@app.command()
+def tables(warehouse: WarehouseOption = None) -> None:
+    """List the warehouse tables with their row counts."""
+    from warehouse.store import WarehouseMissing
+
+    try:
+        counts = _store(warehouse).table_counts()
+    except WarehouseMissing as err:
+        _fail(str(err), 2)
+    for name, rows in counts.iter_rows():
+        typer.echo(f"{name:<24}{rows:>10}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,196 @@
+"""The main Prefect flow: extract -> normalize -> validate -> entities -> validate -> load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows.settings import Settings
+from flows.sources import Extracted, extracted_records
+from flows.validation import TableValidation, Validator
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RUNS
+from schemas.derive import conformed
+from transforms.entities import article_entity_mentions, entities, mention_checks, nlp_documents
+from transforms.nlp import ENTITY_COMPONENTS, entity_spans
+from transforms.normalize import normalized_articles
+from transforms.parse import parsed_text_records
+from transforms.quarantine import REJECTS, normalize_rejects, quarantine_records, validation_rejects
+from transforms.runs import article_changes, validation_result_rows
+from warehouse.store import RunTables, Warehouse
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run read, loaded and quarantined."""
+
+    run_id: str
+    warehouse: str
+    records_read: int
+    articles_new: int
+    articles_updated: int
+    articles_unchanged: int
+    entity_mentions: int
+    entities: int
+    quarantined: int
+    quarantined_by_stage: dict[str, int]
+    failed_expectations: int
+
+
+@lru_cache(maxsize=2)
+def entity_model(name: str):
+    """The spaCy pipeline with only the components entity mentions need (loaded once per process)."""
+    import spacy
+
+    nlp = spacy.load(name)
+    for component in reversed(nlp.component_names):  # listeners go before the tok2vec they listen to
+        if component not in ENTITY_COMPONENTS:
+            nlp.remove_pipe(component)
+    for component in ENTITY_COMPONENTS:
+        nlp.enable_pipe(component)
+    return nlp
+
+
+@task(cache_policy=NO_CACHE)
+def extract(inputs: list[Path]) -> Extracted:
+    """Read every input file into raw records and rejects."""
+    return extracted_records(inputs)
+
+
+@task(cache_policy=NO_CACHE)
+def normalize(records: pl.DataFrame, ingested_at: datetime) -> pl.DataFrame:
+    """Parse and normalize raw records into one row per article identity."""
+    return normalized_articles(parsed_text_records(records.lazy()), ingested_at).collect()
+
+
+@task(cache_policy=NO_CACHE)
+def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse) -> pl.DataFrame:
+    """Mark each article new, changed or unchanged against what the warehouse holds."""
+    return article_changes(articles.lazy(), store.known_articles().lazy()).collect()
+
+
+@task(cache_policy=NO_CACHE)
+def validate(validator: Validator, table_name: str, frame: pl.DataFrame) -> TableValidation:
+    """Run the table's expectation suite on `frame`."""
+    from schemas import TABLES
+
+    return validator.validate(TABLES[table_name], frame)
+
+
+@task(cache_policy=NO_CACHE)
+def extract_entities(articles: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Entity mentions of the articles' titles and texts, from the spaCy model."""
+    documents = nlp_documents(articles.lazy()).collect()
+    texts = documents["content"].to_list()
+    processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
+    spans = entity_spans(entity_model(settings.model), texts, settings.nlp_batch_size, processes)
+    return article_entity_mentions(documents.lazy(), spans.lazy()).collect()
+
+
+@task(cache_policy=NO_CACHE)
+def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -> None:
+    """Publish the run: Parquet, DuckDB in one transaction, then the Data Docs."""
+    try:
+        store.publish(run_id, tables)
+        if docs_staging.exists():
+            shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(docs_staging, ignore_errors=True)
+
+
+def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
+    return validation.failures_frame(key).lazy()
+
+
+@flow(name="newsflow-run", validate_parameters=False)
+def newsflow_run(settings: Settings) -> RunSummary:
+    """Turn the input files into validated articles and entities in the warehouse."""
+    logger = get_run_logger()
+    started_at = datetime.now(timezone.utc)
+    run_id = str(flow_run.id)
+    store = Warehouse(settings.warehouse)
+    docs_staging = store.staging_dir / f"{run_id}-docs"
+    validator = Validator(docs_staging, started_at)
+
+    extracted = extract(list(settings.inputs))
+    records = extracted.records_frame()
+    normalized = normalize(records, started_at)
+    compared = compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store)
+    checked = validate(validator, "articles", compared.with_columns(
+        has_title_or_text=(pl.col("title") != "") | (pl.col("text") != "")))
+    failed_articles = _failed(checked, "article_id")
+    good = compared.join(failed_articles.collect(), on="article_id", how="anti", maintain_order="left")
+    to_load = good.filter(pl.col("change") != "unchanged")
+    logger.info("%d records read; %d articles new, %d changed, %d unchanged", records.height,
+                to_load.filter(pl.col("change") == "new").height, to_load.filter(pl.col("change") == "changed").height,
+                good.height - to_load.height)
+
+    mentions = extract_entities(to_load, settings)
+    with_sources = mention_checks(mentions.lazy(), to_load.lazy()).join(
+        to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
+    ).collect()
+    mention_validation = validate(validator, "entity_mentions", with_sources)
+    good_mentions = mentions.join(_failed(mention_validation, "mention_id").collect(), on="mention_id", how="anti",
+                                  maintain_order="left")
+    entity_rows = entities(good_mentions.lazy()).collect()
+    entity_validation = validate(validator, "entities", entity_rows)
+    failed_entities = _failed(entity_validation, "entity_id").collect()
+    good_entities = entity_rows.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
+    good_mentions = good_mentions.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
+
+    rejects = pl.concat([
+        pl.DataFrame(extracted.rejects, schema=REJECTS).lazy(),
+        normalize_rejects(normalized.lazy()),
+        validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
+        validation_rejects(with_sources.lazy(), _failed(mention_validation, "mention_id"), "mention_id"),
+        validation_rejects(entity_rows.lazy().with_columns(source_uri=pl.lit("entities")), failed_entities.lazy(),
+                           "entity_id"),
+    ])
+    quarantine = quarantine_records(rejects, run_id, started_at).collect()
+    quarantine_validation = validate(validator, "quarantine", quarantine)
+    validator.build_docs()
+
+    validations = [checked, mention_validation, entity_validation, quarantine_validation]
+    results = pl.DataFrame([row for v in validations for row in v.results])
+    by_stage = dict(quarantine.group_by("stage").len().sort("stage").iter_rows())
+    summary = RunSummary(
+        run_id=run_id,
+        warehouse=str(store.root),
+        records_read=records.height + sum(1 for r in extracted.rejects),
+        articles_new=to_load.filter(pl.col("change") == "new").height,
+        articles_updated=to_load.filter(pl.col("change") == "changed").height,
+        articles_unchanged=good.height - to_load.height,
+        entity_mentions=good_mentions.height,
+        entities=good_entities.height,
+        quarantined=quarantine.height,
+        quarantined_by_stage=by_stage,
+        failed_expectations=results.filter(~pl.col("success")).height,
+    )
+    run_row = pl.DataFrame([{
+        "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
+        "status": "completed", "inputs": [str(p) for p in settings.inputs],
+        "records_read": summary.records_read, "articles_new": summary.articles_new,
+        "articles_updated": summary.articles_updated, "articles_unchanged": summary.articles_unchanged,
+        "entity_mentions": summary.entity_mentions, "quarantined": summary.quarantined,
+        "counts": json.dumps(asdict(summary), sort_keys=True),
+    }])
+    tables = RunTables(
+        articles=conformed(to_load, ARTICLES),
+        entity_mentions=conformed(good_mentions, ENTITY_MENTIONS),
+        entities=conformed(good_entities, ENTITIES),
+        quarantine=conformed(quarantine, QUARANTINE),
+        runs=conformed(run_row, RUNS),
+        validation_results=validation_result_rows(
+            results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id
+        ).collect(),
+    )
+    load(store, run_id, tables, docs_staging)
+    return summary

@@ -1,0 +1,111 @@
+"""Running the expectation suites with Great Expectations and rendering Data Docs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from schemas import Table
+from schemas.expectations import table_checks
+
+DOCS_SITE = "newsflow"
+
+
+class CriticalValidationError(RuntimeError):
+    """A table-level expectation failed: nothing of the run may be published."""
+
+
+@dataclass
+class TableValidation:
+    """Outcome of one table's suite: a row per expectation, and the failing keys with reasons."""
+
+    results: list[dict] = field(default_factory=list)
+    failures: dict[str, list[str]] = field(default_factory=dict)  # key value -> reasons
+
+    def failures_frame(self, key: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {key: list(self.failures), "reason": ["; ".join(r) for r in self.failures.values()]},
+            schema={key: pl.String, "reason": pl.String},
+        )
+
+
+class Validator:
+    """One Great Expectations ephemeral context for a run; `validate` per table, `build_docs` once."""
+
+    def __init__(self, docs_dir: Path, run_started_at: datetime):
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self._gx = gx
+        self.run_started_at = run_started_at
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        for name in list(self.context.list_data_docs_sites()):
+            self.context.delete_data_docs_site(name)  # the default site writes to a temporary folder
+        self.context.add_data_docs_site(
+            site_name=DOCS_SITE,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir.resolve())},
+                "show_how_to_buttons": False,
+            },
+        )
+        self._source = self.context.data_sources.add_pandas(name="newsflow")
+
+    def validate(self, table: Table, frame: pl.DataFrame) -> TableValidation:
+        """Run `table`'s suite on `frame` (its columns plus any row-check columns)."""
+        gx = self._gx
+        key = table.key[0]
+        checks = table_checks(table, self.run_started_at)
+        suite = gx.ExpectationSuite(name=table.name)
+        for check in checks:
+            suite.add_expectation(check.expectation)
+        suite = self.context.suites.add(suite)
+        batch = self._source.add_dataframe_asset(name=table.name).add_batch_definition_whole_dataframe("run")
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=table.name, data=batch, suite=suite)
+        )
+        outcome = definition.run(
+            batch_parameters={"dataframe": frame.to_pandas()},
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},
+        )
+        by_id = {r.expectation_config.id: r for r in outcome.results}
+        validation = TableValidation()
+        for check in checks:
+            result = by_id[check.expectation.id]
+            config = result.expectation_config
+            stats = result.result or {}
+            validation.results.append({
+                "table_name": table.name,
+                "expectation": config.type,
+                "column_name": check.column,
+                "is_critical": check.is_critical,
+                "success": bool(result.success),
+                "element_count": stats.get("element_count"),
+                "unexpected_count": stats.get("unexpected_count"),
+            })
+            if result.success:
+                continue
+            if check.is_critical:
+                raise CriticalValidationError(
+                    f"{table.name}: {config.type} failed on column {check.column!r} "
+                    f"({stats.get('unexpected_count')} of {stats.get('element_count')} rows); nothing was loaded"
+                )
+            reason = f"failed {config.type} on {check.column}"
+            for row in stats.get("unexpected_index_list") or []:
+                value = row.get(check.column) if isinstance(row, dict) else None
+                value = value.item() if hasattr(value, "item") else value
+                key_value = row[key] if isinstance(row, dict) else row
+                validation.failures.setdefault(str(key_value), []).append(f"{reason} (value {value!r})")
+        return validation
+
+    def build_docs(self) -> None:
+        """Render the Data Docs site of every suite run so far into the docs folder."""
+        self.context.build_data_docs(site_names=[DOCS_SITE])

@@ -1,0 +1,216 @@
+"""Every warehouse table, declared once: its Polars schema, key and row rules.
+
+The Arrow schema, the DuckDB DDL and the Great Expectations suite are all derived from these
+declarations (see `schemas.derive` and `schemas.expectations`), so a column is added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+# spaCy's named-entity labels for people, organisations, places and other named things. The
+# numeric and temporal labels (DATE, MONEY, CARDINAL, ...) are not entities a user counts.
+ENTITY_LABELS = (
+    "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE",
+)
+FIELDS = ("title", "text")
+RUN_STATUSES = ("completed", "failed")
+QUARANTINE_STAGES = ("extract", "normalize", "validate")
+
+# Marks a bound that is only known when a run starts (e.g. "no date after the run started").
+RUN_STARTED_AT = "run_started_at"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table: columns, key and the rules each row must meet."""
+
+    name: str
+    grain: str
+    schema: pl.Schema
+    key: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    allowed: dict[str, tuple] = field(default_factory=dict)
+    ranges: dict[str, tuple] = field(default_factory=dict)
+    # Boolean columns computed for validation only (not stored) that must be true on every row.
+    row_checks: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names())
+
+
+ARTICLES = Table(
+    name="articles",
+    grain="one row per article identity (canonical URL, else source id, else title + text)",
+    schema=pl.Schema(
+        {
+            "article_id": pl.String,
+            "url": pl.String,
+            "title": pl.String,
+            "text": pl.String,
+            "source_name": pl.String,
+            "feed_name": pl.String,
+            "author": pl.String,
+            "published_at": UTC_TS,
+            "language": pl.String,
+            "word_count": pl.Int32,
+            "content_hash": pl.String,
+            "source_uri": pl.String,
+            "record_key": pl.String,
+            "ingested_at": UTC_TS,
+            "updated_at": UTC_TS,
+        }
+    ),
+    key=("article_id",),
+    required=("article_id", "title", "text", "word_count", "content_hash", "source_uri", "ingested_at"),
+    ranges={"word_count": (0, None), "published_at": (None, RUN_STARTED_AT)},
+    row_checks=("has_title_or_text",),
+)
+
+ENTITY_MENTIONS = Table(
+    name="entity_mentions",
+    grain="one row per named-entity span in an article's title or text",
+    schema=pl.Schema(
+        {
+            "mention_id": pl.String,
+            "article_id": pl.String,
+            "entity_id": pl.String,
+            "field": pl.String,
+            "text": pl.String,
+            "label": pl.String,
+            "start_char": pl.Int32,
+            "end_char": pl.Int32,
+            "sentence_index": pl.Int32,
+        }
+    ),
+    key=("mention_id",),
+    required=("mention_id", "article_id", "entity_id", "field", "text", "label", "start_char", "end_char",
+              "sentence_index"),
+    allowed={"field": FIELDS, "label": ENTITY_LABELS},
+    ranges={"start_char": (0, None), "sentence_index": (0, None)},
+    row_checks=("is_span_exact",),
+)
+
+ENTITIES = Table(
+    name="entities",
+    grain="one row per canonical entity name and label",
+    schema=pl.Schema(
+        {
+            "entity_id": pl.String,
+            "name": pl.String,
+            "label": pl.String,
+            "mention_count": pl.Int64,
+            "article_count": pl.Int64,
+        }
+    ),
+    key=("entity_id",),
+    required=("entity_id", "name", "label", "mention_count", "article_count"),
+    allowed={"label": ENTITY_LABELS},
+    ranges={"mention_count": (1, None), "article_count": (1, None)},
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    grain="one row per distinct rejected record (source, record, stage, reason)",
+    schema=pl.Schema(
+        {
+            "quarantine_id": pl.String,
+            "run_id": pl.String,
+            "stage": pl.String,
+            "source_uri": pl.String,
+            "record_key": pl.String,
+            "reason": pl.String,
+            "payload": pl.Binary,
+            "quarantined_at": UTC_TS,
+            "last_seen_run_id": pl.String,
+            "last_seen_at": UTC_TS,
+        }
+    ),
+    key=("quarantine_id",),
+    required=("quarantine_id", "run_id", "stage", "source_uri", "reason", "quarantined_at"),
+    allowed={"stage": QUARANTINE_STAGES},
+)
+
+RUNS = Table(
+    name="runs",
+    grain="one row per completed pipeline run",
+    schema=pl.Schema(
+        {
+            "run_id": pl.String,
+            "started_at": UTC_TS,
+            "finished_at": UTC_TS,
+            "status": pl.String,
+            "inputs": pl.List(pl.String),
+            "records_read": pl.Int64,
+            "articles_new": pl.Int64,
+            "articles_updated": pl.Int64,
+            "articles_unchanged": pl.Int64,
+            "entity_mentions": pl.Int64,
+            "quarantined": pl.Int64,
+            "counts": pl.String,
+        }
+    ),
+    key=("run_id",),
+    required=("run_id", "started_at", "status"),
+    allowed={"status": RUN_STATUSES},
+)
+
+VALIDATION_RESULTS = Table(
+    name="validation_results",
+    grain="one row per expectation evaluated in a run",
+    schema=pl.Schema(
+        {
+            "result_id": pl.String,
+            "run_id": pl.String,
+            "table_name": pl.String,
+            "expectation": pl.String,
+            "column_name": pl.String,
+            "is_critical": pl.Boolean,
+            "success": pl.Boolean,
+            "element_count": pl.Int64,
+            "unexpected_count": pl.Int64,
+            "validated_at": UTC_TS,
+        }
+    ),
+    key=("result_id",),
+    required=("result_id", "run_id", "table_name", "expectation", "success", "validated_at"),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, QUARANTINE, RUNS, VALIDATION_RESULTS)
+}
+
+# Records as the extract stage hands them on, before normalization (not a warehouse table).
+RAW_RECORDS = pl.Schema(
+    {
+        "source_uri": pl.String,
+        "record_key": pl.String,
+        "format": pl.String,
+        "payload": pl.String,
+        "id": pl.String,
+        "url": pl.String,
+        "title": pl.String,
+        "text": pl.String,
+        "source_name": pl.String,
+        "feed_name": pl.String,
+        "author": pl.String,
+        "published": pl.String,
+    }
+)
+
+# Rows the spaCy call returns, one per entity span of one input text (not a warehouse table).
+NER_SPANS = pl.Schema(
+    {
+        "doc_index": pl.Int64,
+        "text": pl.String,
+        "label": pl.String,
+        "start_char": pl.Int32,
+        "end_char": pl.Int32,
+        "sentence_index": pl.Int32,
+    }
+)

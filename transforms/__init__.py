@@ -1,0 +1,1 @@
+"""Pure Polars transforms: frames in, frames out; no file, network or clock access."""

@@ -1,0 +1,158 @@
+"""From parsed records to normalized articles: clean text, ids, hashes, dates, language."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import polars as pl
+
+_SEP = "\x1f"
+
+# Query parameters that identify a campaign or a click, not a page.
+_TRACKING_PARAMS = r"utm_[^=&]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|yclid|ref_src"
+
+# Formats seen in feeds and dumps; naive ones are taken as UTC (the input says nothing else).
+_ZONED_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%a, %d %b %Y %H:%M:%S %z",
+    "%d %b %Y %H:%M:%S %z",
+    "%a, %d %b %Y %H:%M %z",
+)
+_NAIVE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+)
+
+
+def _hex_digest(values: pl.Series) -> pl.Series:
+    # Polars' own hash is not stable across versions; ids must be, so they are blake2b digests.
+    return pl.Series(
+        [None if v is None else hashlib.blake2b(v.encode(), digest_size=8).hexdigest() for v in values],
+        dtype=pl.String,
+    )
+
+
+def stable_id(*parts: pl.Expr) -> pl.Expr:
+    """A 16-hex-digit id that depends only on the parts' values (null parts count as empty)."""
+    joined = pl.concat_str([p.cast(pl.String).fill_null("") for p in parts], separator=_SEP)
+    return joined.map_batches(_hex_digest, return_dtype=pl.String)
+
+
+def folded_line(expr: pl.Expr) -> pl.Expr:
+    """NFC text on one line: every run of whitespace becomes one space, ends trimmed."""
+    return expr.str.normalize("NFC").str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def folded_text(expr: pl.Expr) -> pl.Expr:
+    """NFC text with paragraphs kept: spaces folded within lines, at most one blank line between."""
+    return (
+        expr.str.normalize("NFC")
+        .str.replace_all(r"\r\n?", "\n")
+        .str.replace_all(r"[^\S\n]+", " ")
+        .str.replace_all(r" ?\n ?", "\n")
+        .str.replace_all(r"\n{3,}", "\n\n")
+        .str.strip_chars()
+    )
+
+
+def canonical_url(expr: pl.Expr) -> pl.Expr:
+    """The URL with scheme and host lower-cased, fragment and tracking parameters dropped, and
+    duplicate slashes in the path folded; null when empty."""
+    url = expr.str.strip_chars().str.replace(r"#.*$", "")
+    parts = url.str.extract_groups(r"^(?P<origin>[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*)(?P<path>[^?]*)(?:\?(?P<query>.*))?$")
+    origin = parts.struct.field("origin").str.to_lowercase()
+    path = parts.struct.field("path").str.replace_all(r"/{2,}", "/")
+    query = (
+        parts.struct.field("query")
+        .str.replace_all(rf"(?:^|&)(?:{_TRACKING_PARAMS})(?:=[^&]*)?", "")
+        .str.strip_chars("&")
+    )
+    rebuilt = pl.concat_str(
+        [origin, path, pl.when(query.str.len_chars() > 0).then(pl.lit("?") + query).otherwise(pl.lit(""))]
+    )
+    return pl.when(origin.is_not_null()).then(rebuilt).otherwise(url.replace("", None))
+
+
+def published_at(expr: pl.Expr) -> pl.Expr:
+    """The publication time in UTC, honouring a stated offset; null when absent or unparseable."""
+    raw = (
+        expr.str.strip_chars()
+        .str.replace(r"(?i)\s*(?:GMT|UTC|Z)$", "+0000")
+        .str.replace(r"([+-]\d\d):(\d\d)$", "${1}${2}")
+    )
+    attempts = [
+        raw.str.to_datetime(f, time_unit="us", strict=False).dt.convert_time_zone("UTC") for f in _ZONED_FORMATS
+    ]
+    attempts += [
+        raw.str.to_datetime(f, time_unit="us", strict=False).dt.replace_time_zone("UTC") for f in _NAIVE_FORMATS
+    ]
+    attempts.append(
+        raw.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    )
+    return pl.coalesce(attempts)
+
+
+def _language_codes(texts: pl.Series) -> pl.Series:
+    import py3langid  # the model ships inside the package; imported here to keep start-up light
+
+    # The first few thousand characters decide the language; the rest only costs time.
+    return pl.Series(
+        [None if not t else py3langid.classify(t[:2000])[0] for t in texts], dtype=pl.String
+    )
+
+
+def detected_language(expr: pl.Expr) -> pl.Expr:
+    """ISO 639-1 code of the text's language (py3langid), null for empty text."""
+    return expr.map_batches(_language_codes, return_dtype=pl.String)
+
+
+def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.LazyFrame:
+    """One row per article identity (article_id), first record wins, with normalized fields,
+    plus `payload` and `reject_reason` (null when the record is fit to load)."""
+    title = folded_line(pl.col("title")).fill_null("")
+    text = folded_text(pl.col("text")).fill_null("")
+    url = canonical_url(pl.col("url"))
+    published = published_at(pl.col("published"))
+    identity = (
+        pl.when(pl.col("url").is_not_null())
+        .then(pl.concat_str([pl.lit("url"), pl.col("url")], separator=_SEP))
+        .when(pl.col("id").is_not_null())
+        .then(pl.concat_str([pl.lit("id"), pl.col("source_file"), pl.col("id")], separator=_SEP))
+        .otherwise(pl.concat_str([pl.lit("content"), pl.col("title").str.to_lowercase(), pl.col("text")],
+                                 separator=_SEP))
+    )
+    reject_reason = (
+        pl.when((pl.col("title") == "") & (pl.col("text") == ""))
+        .then(pl.lit("record has neither a title nor a text"))
+        .when(pl.col("published").is_not_null() & pl.col("published_at").is_null())
+        .then(pl.format("published date '{}' is not a date in any known format", pl.col("published")))
+    )
+    return (
+        records.with_columns(
+            title=title,
+            text=text,
+            url=url,
+            published_at=published,
+            source_name=folded_line(pl.col("source_name")),
+            feed_name=folded_line(pl.col("feed_name")),
+            author=folded_line(pl.col("author")),
+            source_file=pl.col("source_uri").str.extract(r"([^/\\]+)$"),
+        )
+        .with_columns(
+            article_id=stable_id(identity),
+            content_hash=stable_id(pl.col("title"), pl.col("text")),
+            word_count=(pl.col("title") + " " + pl.col("text")).str.count_matches(r"\S+").cast(pl.Int32),
+            language=detected_language(pl.when(pl.col("text") != "").then(pl.col("text")).otherwise(pl.col("title"))),
+            ingested_at=pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")),
+            updated_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+        )
+        .with_columns(reject_reason=reject_reason)
+        .unique("article_id", keep="first", maintain_order=True)
+    )

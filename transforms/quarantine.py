@@ -1,0 +1,53 @@
+"""Rejected records, from any stage, shaped as quarantine rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from schemas import QUARANTINE
+from transforms.normalize import stable_id
+
+REJECTS = pl.Schema(
+    {"source_uri": pl.String, "record_key": pl.String, "stage": pl.String, "reason": pl.String,
+     "payload": pl.Binary}
+)
+
+
+def normalize_rejects(articles: pl.LazyFrame) -> pl.LazyFrame:
+    """One reject per normalized record that carries a `reject_reason`, with its raw payload."""
+    return articles.filter(pl.col("reject_reason").is_not_null()).select(
+        "source_uri", "record_key", stage=pl.lit("normalize"), reason=pl.col("reject_reason"),
+        payload=pl.col("payload").cast(pl.Binary),
+    )
+
+
+def validation_rejects(frame: pl.LazyFrame, failures: pl.LazyFrame, key: str,
+                       payload: pl.Expr | None = None) -> pl.LazyFrame:
+    """One reject per row of `frame` whose `key` is in `failures` (key, reason); the payload is
+    `payload`, or the row itself as JSON."""
+    payload = payload if payload is not None else pl.struct(pl.all()).struct.json_encode()
+    return frame.join(failures, on=key, how="inner", maintain_order="left").select(
+        source_uri=pl.col("source_uri") if "source_uri" in frame.collect_schema() else pl.lit(None, pl.String),
+        record_key=pl.col(key),
+        stage=pl.lit("validate"),
+        reason=pl.col("reason"),
+        payload=payload.cast(pl.Binary),
+    )
+
+
+def quarantine_records(rejects: pl.LazyFrame, run_id: str, seen_at: datetime) -> pl.LazyFrame:
+    """One quarantine row per distinct reject (quarantine_id: stage, source, record, reason)."""
+    at = pl.lit(seen_at).cast(pl.Datetime("us", "UTC"))
+    return (
+        rejects.with_columns(
+            quarantine_id=stable_id(pl.col("stage"), pl.col("source_uri"), pl.col("record_key"), pl.col("reason")),
+            run_id=pl.lit(run_id),
+            quarantined_at=at,
+            last_seen_run_id=pl.lit(run_id),
+            last_seen_at=at,
+        )
+        .unique("quarantine_id", keep="first", maintain_order=True)
+        .select(QUARANTINE.columns)
+    )

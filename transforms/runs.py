@@ -1,0 +1,31 @@
+"""Run bookkeeping: which articles are new or changed, and the rows describing a run."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.normalize import stable_id
+
+
+def article_changes(articles: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFrame:
+    """The articles (article_id) with `change`: 'new', 'changed' (other content_hash) or 'unchanged'."""
+    stored = known.select("article_id", pl.col("content_hash").alias("_stored_hash"))
+    return (
+        articles.join(stored, on="article_id", how="left", maintain_order="left")
+        .with_columns(
+            change=pl.when(pl.col("_stored_hash").is_null())
+            .then(pl.lit("new"))
+            .when(pl.col("_stored_hash") == pl.col("content_hash"))
+            .then(pl.lit("unchanged"))
+            .otherwise(pl.lit("changed"))
+        )
+        .drop("_stored_hash")
+    )
+
+
+def validation_result_rows(results: pl.LazyFrame, run_id: str) -> pl.LazyFrame:
+    """One row per expectation evaluated in the run (result_id)."""
+    return results.with_row_index("_position").with_columns(
+        result_id=stable_id(pl.lit(run_id), pl.col("table_name"), pl.col("_position")),
+        run_id=pl.lit(run_id),
+    ).drop("_position")

@@ -1,0 +1,194 @@
+"""The warehouse folder: Parquet staged first, DuckDB loaded in one transaction, exports published."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RUNS, TABLES, VALIDATION_RESULTS, Table
+from schemas.derive import arrow_schema, conformed, duckdb_ddl
+
+DB_FILE = "newsflow.duckdb"
+EXPORT_FORMATS = ("parquet", "csv")
+
+
+class WarehouseMissing(FileNotFoundError):
+    """There is no warehouse database at the given folder yet."""
+
+
+def _sql(name: str) -> str:
+    return files("warehouse").joinpath("sql", f"{name}.sql").read_text()
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _upsert(table: Table, staged: Path, assignments: dict[str, str] | None = None, where: str = "") -> str:
+    """INSERT of the staged rows; on a key conflict the stored row gets `assignments` (column ->
+    SQL expression over `excluded`) when `where` holds, or is left alone when there are none."""
+    action = "DO NOTHING"
+    if assignments:
+        action = "DO UPDATE SET " + ", ".join(f"{c} = {e}" for c, e in assignments.items())
+        action += f" WHERE {where}" if where else ""
+    return (
+        f"INSERT INTO {table.name} SELECT * FROM read_parquet({_literal(staged)}) "
+        f"ON CONFLICT ({', '.join(table.key)}) {action}"
+    )
+
+
+def _replacing(table: Table, *columns: str) -> dict[str, str]:
+    names = columns or [c for c in table.columns if c not in table.key]
+    return {c: f"excluded.{c}" for c in names}
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """Everything one run publishes, one frame per table (rows of this run only)."""
+
+    articles: pl.DataFrame
+    entity_mentions: pl.DataFrame
+    entities: pl.DataFrame
+    quarantine: pl.DataFrame
+    runs: pl.DataFrame
+    validation_results: pl.DataFrame
+
+
+class Warehouse:
+    """A warehouse folder: `newsflow.duckdb`, `parquet/<table>/<table>.parquet`, `docs/`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.db_path = self.root / DB_FILE
+        self.parquet_dir = self.root / "parquet"
+        self.docs_dir = self.root / "docs"
+        self.staging_dir = self.root / "staging"
+
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+        """A connection to the database; read-only ones fail with WarehouseMissing when there is none."""
+        if read_only and not self.exists():
+            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
+        self.root.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(self.db_path), read_only=read_only)
+
+    def known_articles(self) -> pl.DataFrame:
+        """One row per stored article (article_id) with its content_hash; empty before the first run."""
+        empty = pl.DataFrame(schema={"article_id": pl.String, "content_hash": pl.String})
+        if not self.exists():
+            return empty
+        with self.connect() as con:
+            present = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'articles'"
+            ).fetchone()[0]
+            if not present:
+                return empty
+            return pl.from_arrow(
+                con.execute("SELECT article_id, content_hash FROM articles").to_arrow_table()
+            ).cast(empty.schema)
+
+    def publish(self, run_id: str, tables: RunTables) -> None:
+        """Stage the run's tables as Parquet, load them into DuckDB in one transaction, then
+        replace the Parquet exports. On any error the warehouse is left as it was."""
+        staging = self.staging_dir / run_id
+        staged = self._stage(staging, tables)
+        exports: dict[str, Path] = {}
+        con = self.connect(read_only=False)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for table in TABLES.values():
+                con.execute(duckdb_ddl(table))
+            self._load(con, staged)
+            for name, table in TABLES.items():
+                target = self.parquet_dir / name
+                target.mkdir(parents=True, exist_ok=True)
+                exports[name] = target / f".{name}.parquet.{run_id}.tmp"
+                con.execute(
+                    f"COPY (SELECT * FROM {name} ORDER BY {', '.join(table.key)}) "
+                    f"TO {_literal(exports[name])} (FORMAT parquet)"
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            for tmp in exports.values():
+                tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            con.close()
+            shutil.rmtree(staging, ignore_errors=True)
+        for name, tmp in exports.items():
+            os.replace(tmp, self.parquet_dir / name / f"{name}.parquet")
+
+    def _stage(self, staging: Path, tables: RunTables) -> dict[str, Path]:
+        staging.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, table in TABLES.items():
+            frame = conformed(getattr(tables, name), table)
+            paths[name] = staging / f"{name}.parquet"
+            pq.write_table(frame.to_arrow().cast(arrow_schema(table)), paths[name])
+        return paths
+
+    @staticmethod
+    def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path]) -> None:
+        # A changed article keeps its first ingested_at; updated_at says when it changed.
+        article_changes = _replacing(ARTICLES) | {"ingested_at": "articles.ingested_at",
+                                                  "updated_at": "excluded.ingested_at"}
+        con.execute(_upsert(ARTICLES, staged["articles"], article_changes,
+                            where="articles.content_hash IS DISTINCT FROM excluded.content_hash"))
+        # Mentions of a re-extracted article are replaced: first the ones that disappeared, then an
+        # upsert (DuckDB rejects a delete and re-insert of one key inside one transaction).
+        con.execute(
+            f"DELETE FROM entity_mentions WHERE article_id IN (SELECT article_id FROM read_parquet("
+            f"{_literal(staged['articles'])})) AND mention_id NOT IN (SELECT mention_id FROM read_parquet("
+            f"{_literal(staged['entity_mentions'])}))"
+        )
+        con.execute(_upsert(ENTITY_MENTIONS, staged["entity_mentions"], _replacing(ENTITY_MENTIONS)))
+        con.execute(_upsert(ENTITIES, staged["entities"]))
+        con.execute(_sql("refresh_entity_counts"))
+        con.execute(_upsert(QUARANTINE, staged["quarantine"],
+                            _replacing(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
+        con.execute(f"INSERT INTO runs SELECT * FROM read_parquet({_literal(staged['runs'])})")
+        con.execute(
+            f"INSERT INTO validation_results SELECT * FROM read_parquet({_literal(staged['validation_results'])})"
+        )
+
+    def table_names(self) -> list[str]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def table_counts(self) -> pl.DataFrame:
+        """One row per table (table_name) with its row count."""
+        names = self.table_names()
+        with self.connect() as con:
+            counts = [con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names]
+        return pl.DataFrame({"table_name": names, "rows": counts}, schema={"table_name": pl.String, "rows": pl.Int64})
+
+    def query(self, sql: str) -> pl.DataFrame:
+        """The result of one SQL statement, run on a read-only connection."""
+        with self.connect() as con:
+            return pl.from_arrow(con.execute(sql).to_arrow_table())
+
+    def export(self, table: str, out: Path, fmt: str) -> int:
+        """Write `table` to `out` as Parquet or CSV; returns the number of rows written."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+        names = self.table_names()
+        if table not in names:
+            raise KeyError(f"no table {table!r} in the warehouse; tables: {', '.join(names)}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        with self.connect() as con:
+            con.execute(f'COPY (SELECT * FROM "{table}") TO {_literal(out)} ({options})')
+            return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
