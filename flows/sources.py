@@ -73,9 +73,9 @@ def _decoded(data: bytes) -> tuple[str | None, str | None]:
         )
 
 
-def _read_json_lines(uri: str, text: str, out: Extracted) -> None:
+def _read_json_lines(uri: str, text: str, out: Extracted, is_json_file: bool) -> None:
     stripped = text.lstrip()
-    if stripped.startswith("["):
+    if is_json_file and stripped.startswith("["):
         # A .json file holding one array of article objects.
         try:
             items = json.loads(stripped)
@@ -137,7 +137,7 @@ def read_file(path: Path, out: Extracted) -> None:
     elif suffix in TEXT_SUFFIXES:
         out.add_record(uri, "file", "text", text)
     elif suffix in JSON_LINES_SUFFIXES:
-        _read_json_lines(uri, text, out)
+        _read_json_lines(uri, text, out, is_json_file=suffix == ".json")
     else:
         _read_csv(uri, text, out)
 

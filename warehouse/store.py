@@ -19,6 +19,12 @@ DB_FILE = "newsflow.duckdb"
 EXPORT_FORMATS = ("parquet", "csv")
 
 
+def configured(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """`con` with the session settings every warehouse connection uses (timestamps shown in UTC)."""
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 class WarehouseMissing(FileNotFoundError):
     """There is no warehouse database at the given folder yet."""
 
@@ -79,7 +85,7 @@ class Warehouse:
         if read_only and not self.exists():
             raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
         self.root.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(self.db_path), read_only=read_only)
+        return configured(duckdb.connect(str(self.db_path), read_only=read_only))
 
     def known_articles(self) -> pl.DataFrame:
         """One row per stored article (article_id) with its content_hash; empty before the first run."""

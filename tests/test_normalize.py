@@ -1,0 +1,123 @@
+"""Normalization: text folding, URLs, dates, ids and de-duplication."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import RAW_RECORDS
+from transforms.normalize import canonical_url, folded_line, folded_text, normalized_articles, published_at
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _one(expr_fn, value):
+    return pl.DataFrame({"v": [value]}, schema={"v": pl.String}).select(expr_fn(pl.col("v"))).item()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("a  b\t c", "a b c", id="spaces"),
+        pytest.param(" para one \n\n\n\n para\u00a0two ", "para one\n\npara two", id="paragraphs-kept"),
+        pytest.param("line\r\nnext", "line\nnext", id="crlf"),
+        pytest.param("Cafe\u0301", "Caf\u00e9", id="nfc"),
+    ],
+)
+def test_folded_text(raw, expected):
+    assert _one(folded_text, raw) == expected
+
+
+@given(st.text())
+@settings(max_examples=200, deadline=None)
+def test_folding_twice_equals_folding_once(text):
+    once = _one(folded_text, text)
+    assert _one(folded_text, once) == once
+    line = _one(folded_line, text)
+    assert _one(folded_line, line) == line
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("HTTPS://En.Wikinews.ORG//wiki/A_b", "https://en.wikinews.org/wiki/A_b", id="case-and-slashes"),
+        pytest.param("http://x.com/a?utm_source=f&id=3&fbclid=9#top", "http://x.com/a?id=3", id="tracking-and-fragment"),
+        pytest.param("http://x.com/a?gclid=1", "http://x.com/a", id="only-tracking"),
+        pytest.param("  ", None, id="blank"),
+        pytest.param(None, None, id="null"),
+    ],
+)
+def test_canonical_url(raw, expected):
+    assert _one(canonical_url, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("2019-01-04", datetime(2019, 1, 4, tzinfo=timezone.utc), id="date-only"),
+        pytest.param("Mon, 06 Sep 2021 14:30:00 +0200", datetime(2021, 9, 6, 12, 30, tzinfo=timezone.utc), id="rfc2822"),
+        pytest.param("2021-09-06T14:30:00Z", datetime(2021, 9, 6, 14, 30, tzinfo=timezone.utc), id="iso-z"),
+        pytest.param("2021-09-06T14:30:00-05:00", datetime(2021, 9, 6, 19, 30, tzinfo=timezone.utc), id="iso-offset"),
+        pytest.param("Tue, 10 Jun 2003 04:00:00 GMT", datetime(2003, 6, 10, 4, tzinfo=timezone.utc), id="gmt"),
+        pytest.param("yesterday-ish", None, id="unparseable"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_published_at_is_utc(raw, expected):
+    assert _one(published_at, raw) == expected
+
+
+def _records(rows: list[dict]) -> pl.LazyFrame:
+    base = {"source_uri": "/in/a.jsonl", "format": "jsonl", "payload": "{}"}
+    return pl.DataFrame([{**base, "record_key": f"line {i}", **r} for i, r in enumerate(rows, 1)],
+                        schema=RAW_RECORDS).lazy()
+
+
+def test_same_identity_is_one_row_and_the_first_record_wins():
+    out = normalized_articles(_records([
+        {"url": "http://x.com/a?utm_source=1", "title": "First", "text": "one"},
+        {"url": "HTTP://X.com/a", "title": "Second", "text": "two"},
+        {"id": "7", "title": "Third", "text": "three"},
+        {"id": "7", "title": "Fourth", "text": "four"},
+        {"title": "Fifth", "text": "five"},
+        {"title": "fifth", "text": "five"},
+    ]), NOW).collect()
+    assert out["title"].to_list() == ["First", "Third", "Fifth"]
+
+
+def test_records_are_rejected_with_a_reason():
+    out = normalized_articles(_records([
+        {"title": "  ", "text": None},
+        {"title": "T", "text": "x", "published": "not a date"},
+        {"title": "T2", "text": "y", "published": "2020-02-02"},
+    ]), NOW).collect()
+    assert out["reject_reason"].to_list() == [
+        "record has neither a title nor a text",
+        "published date 'not a date' is not a date in any known format",
+        None,
+    ]
+    assert out["published_at"].to_list()[2] == datetime(2020, 2, 2, tzinfo=timezone.utc)
+
+
+def test_no_date_is_invented_and_fields_are_derived():
+    row = normalized_articles(_records([{"title": "Qatar  expels", "text": "Qatar has told the leaders to leave Doha."}]),
+                              NOW).collect().row(0, named=True)
+    assert row["published_at"] is None
+    assert row["title"] == "Qatar expels"
+    assert row["word_count"] == 10
+    assert row["language"] == "en"
+    assert row["ingested_at"] == NOW
+    assert len(row["article_id"]) == 16 and len(row["content_hash"]) == 16
+
+
+@given(st.permutations(range(5)))
+@settings(max_examples=20, deadline=None)
+def test_ids_are_stable_under_reordering(order):
+    rows = [{"title": f"T{i}", "text": f"body {i}", **({"id": str(i)} if i % 2 else {})} for i in range(5)]
+    base = normalized_articles(_records(rows), NOW).collect().select("title", "article_id", "content_hash")
+    shuffled = normalized_articles(_records([rows[i] for i in order]), NOW).collect()
+    assert shuffled.select("title", "article_id", "content_hash").sort("title").equals(base.sort("title"))
