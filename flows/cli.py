@@ -116,6 +116,9 @@ def sql(
         _fail(str(err), 2)
     except duckdb.Error as err:
         _fail(f"query failed: {err}", 1)
+    if output_format is not SqlFormat.table:
+        # JSON and CSV have no bytes type: blobs (e.g. quarantine payloads) are written as base64.
+        result = result.with_columns(pl.col(pl.Binary).bin.encode("base64"))
     if output_format is SqlFormat.csv:
         sys.stdout.write(result.write_csv())
     elif output_format is SqlFormat.json:

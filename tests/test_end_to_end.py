@@ -1,0 +1,187 @@
+"""The real flow, through the `newsflow` CLI, on seeds/ and on bad input, into temporary warehouses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.conftest import SEED_FILE, SEEDS
+from warehouse.store import Warehouse
+
+SEED_TITLE = "Qatar Orders Hamas Leaders Out as Terror Group’s Safe Haven Crumbles"
+SPAN_SQL = """
+    SELECT m.*, substring(CASE m.field WHEN 'title' THEN a.title ELSE a.text END,
+                          m.start_char + 1, m.end_char - m.start_char) AS stored_span
+    FROM entity_mentions m JOIN articles a USING (article_id)
+"""
+
+
+def newsflow(*args: str):
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, list(args))
+    return result
+
+
+def sql(warehouse, query: str) -> list[dict]:
+    result = newsflow("sql", query, "--warehouse", str(warehouse), "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def seeded(prefect_server, tmp_path_factory):
+    """A warehouse after one run on seeds/, with the snapshot of its tables and the run's output."""
+    warehouse = tmp_path_factory.mktemp("seeded") / "warehouse"
+    first = newsflow("run", str(SEEDS), "--warehouse", str(warehouse))
+    assert first.exit_code == 0, first.output
+    return warehouse, first.stdout
+
+
+def test_run_prints_a_summary(seeded):
+    _, output = seeded
+    assert "records read                   1" in output
+    assert "articles new                   1" in output
+    assert "quarantined                    0" in output
+    assert "entity_mentions" in output and "warehouse tables:" in output
+
+
+def test_seed_article_is_loaded_with_its_feed_metadata(seeded):
+    warehouse, _ = seeded
+    rows = sql(warehouse, "select title, source_name, feed_name, text, language, published_at from articles")
+    assert len(rows) == 1
+    article = rows[0]
+    assert article["title"] == SEED_TITLE
+    assert article["source_name"] == "Israel365 News"
+    assert article["feed_name"] == "Israel in the News"
+    assert "appeared first on" not in article["text"]
+    assert article["text"].startswith("In a significant blow to Hamas’s international standing")
+    assert article["text"].endswith("potentially accelerating its eventual defeat in Gaza.")
+    assert article["language"] == "en"
+    assert article["published_at"] is None  # the seed carries no date; none is invented
+
+
+def test_entity_mentions_hold_the_seed_entities_with_exact_spans(seeded):
+    warehouse, _ = seeded
+    mentions = sql(warehouse, SPAN_SQL)
+    found = {(m["text"], m["label"]) for m in mentions}
+    for expected in [("Qatar", "GPE"), ("Hamas", "ORG"), ("Khaled Meshaal", "PERSON"),
+                     ("Hersh Goldberg-Polin", "PERSON")]:
+        assert expected in found
+    assert all(m["stored_span"] == m["text"] for m in mentions)
+    assert {m["field"] for m in mentions} == {"title", "text"}
+    article_text = sql(warehouse, "select text from articles")[0]["text"]
+    sentences = [m for m in mentions if m["field"] == "text" and m["text"] == "Khaled Meshaal"]
+    assert article_text[sentences[0]["start_char"]:sentences[0]["end_char"]] == "Khaled Meshaal"
+
+
+def test_entities_use_canonical_names(seeded):
+    warehouse, _ = seeded
+    names = {r["name"]: r for r in sql(warehouse, "select * from entities")}
+    assert "Donald Trump" in names and "Donald Trump’s" not in names
+    assert "United States" in names and "the United States" not in names
+    assert names["Hamas"]["mention_count"] >= 10 and names["Hamas"]["article_count"] == 1
+
+
+def test_validation_results_and_data_docs_are_written(seeded):
+    warehouse, _ = seeded
+    results = sql(warehouse, "select table_name, count(*) n, bool_and(success) ok from validation_results "
+                             "group by 1 order by 1")
+    assert [(r["table_name"], r["ok"]) for r in results] == [
+        ("articles", True), ("entities", True), ("entity_mentions", True), ("quarantine", True)]
+    assert (warehouse / "docs" / "index.html").is_file()
+    assert list((warehouse / "docs" / "validations" / "entity_mentions").rglob("*.html"))
+
+
+def test_parquet_exports_match_the_duckdb_tables(seeded):
+    warehouse, _ = seeded
+    store = Warehouse(warehouse)
+    for name, rows in store.table_counts().iter_rows():
+        assert pl.read_parquet(warehouse / "parquet" / name / f"{name}.parquet").height == rows
+
+
+def test_running_again_changes_no_row_and_no_id(seeded, tmp_path):
+    warehouse, _ = seeded
+    copy = tmp_path / "warehouse"
+    shutil.copytree(warehouse, copy)
+    data_tables = ["articles", "entity_mentions", "entities", "quarantine"]
+    before = {t: sql(copy, f"select * from {t} order by all") for t in data_tables}
+    again = newsflow("run", str(SEEDS), "--warehouse", str(copy))
+    assert again.exit_code == 0, again.output
+    assert "articles unchanged             1" in again.stdout
+    assert {t: sql(copy, f"select * from {t} order by all") for t in data_tables} == before
+    assert len(sql(copy, "select * from runs")) == 2
+
+
+def test_bad_files_are_quarantined_and_good_articles_load(prefect_server, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(SEED_FILE, inputs / "seed.txt")
+    (inputs / "empty.txt").write_bytes(b"")
+    (inputs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (inputs / "latin1.txt").write_bytes("Caf\u00e9 owners protest\nParis caf\u00e9s closed.".encode("latin-1"))
+    (inputs / "dump.jsonl").write_text(
+        '{"title": "Egypt mediates", "text": "Egypt continued its mediating role in Cairo.", "date": "2024-11-09"}\n'
+        '{"title": "Broken", "text": \n'
+        '{"title": "From the future", "text": "Not yet.", "date": "2999-01-01"}\n'
+    )
+    warehouse = tmp_path / "warehouse"
+    result = newsflow("run", str(inputs), "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    quarantined = {(r["source_uri"].rsplit("/", 1)[1], r["record_key"]): r for r in
+                   sql(warehouse, "select source_uri, record_key, stage, reason, octet_length(payload) n "
+                                  "from quarantine")}
+    assert quarantined[("empty.txt", "file")]["reason"].startswith("empty file")
+    assert quarantined[("image.txt", "file")]["reason"].startswith("binary file")
+    assert quarantined[("latin1.txt", "file")]["reason"].startswith("not valid UTF-8")
+    assert quarantined[("latin1.txt", "file")]["n"] > 0
+    assert quarantined[("dump.jsonl", "line 2")]["reason"].startswith("malformed JSON on line 2")
+    future = [r for r in quarantined.values() if r["stage"] == "validate"]
+    assert len(future) == 1 and "published_at" in future[0]["reason"]
+    titles = sorted(r["title"] for r in sql(warehouse, "select title from articles"))
+    assert titles == ["Egypt mediates", SEED_TITLE]
+    run = sql(warehouse, "select records_read, quarantined from runs")[0]
+    assert run == {"records_read": 7, "quarantined": 5}
+
+
+def test_a_missing_input_is_a_usage_error_naming_it(tmp_path):
+    result = newsflow("run", str(tmp_path / "nope"), "--warehouse", str(tmp_path / "wh"))
+    assert result.exit_code == 2
+    assert "nope' does not exist" in result.output
+
+
+def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server, tmp_path):
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    (warehouse / "newsflow.duckdb").write_bytes(b"this is not a DuckDB file")
+    result = newsflow("run", str(SEEDS), "--warehouse", str(warehouse))
+    assert result.exit_code == 1
+    assert "run failed, the warehouse was left as it was" in result.output
+    assert (warehouse / "newsflow.duckdb").read_bytes() == b"this is not a DuckDB file"
+    assert sorted(p.name for p in warehouse.iterdir()) == ["newsflow.duckdb", "staging"] or \
+        sorted(p.name for p in warehouse.iterdir()) == ["newsflow.duckdb"]
+
+
+def test_tables_and_export_commands(seeded, tmp_path):
+    warehouse, _ = seeded
+    listed = newsflow("tables", "--warehouse", str(warehouse))
+    assert listed.exit_code == 0 and "entity_mentions" in listed.stdout
+    out = tmp_path / "articles.parquet"
+    exported = newsflow("export", "articles", "--out", str(out), "--warehouse", str(warehouse))
+    assert exported.exit_code == 0, exported.output
+    assert pl.read_parquet(out)["title"].to_list() == [SEED_TITLE]
+    csv_out = tmp_path / "entities.csv"
+    assert newsflow("export", "entities", "--out", str(csv_out), "--format", "csv",
+                    "--warehouse", str(warehouse)).exit_code == 0
+    assert "Khaled Meshaal" in csv_out.read_text()
+    unknown = newsflow("export", "nope", "--out", str(out), "--warehouse", str(warehouse))
+    assert unknown.exit_code == 2 and "no table 'nope'" in unknown.output
+
+
+def test_sql_on_a_missing_warehouse_is_a_usage_error(tmp_path):
+    result = newsflow("sql", "select 1", "--warehouse", str(tmp_path / "none"))
+    assert result.exit_code == 2
+    assert "no warehouse at" in result.output

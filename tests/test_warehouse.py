@@ -1,0 +1,106 @@
+"""Publishing into a real DuckDB file and Parquet exports: idempotent, all-or-nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+import polars as pl
+import pytest
+
+from schemas import TABLES
+from warehouse.store import RunTables, Warehouse
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T1 = datetime(2026, 1, 2, tzinfo=timezone.utc)
+
+
+def _frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    schema = TABLES[table].schema
+    return pl.DataFrame([{c: r.get(c) for c in schema.names()} for r in rows], schema=schema)
+
+
+def _run(run_id: str, at: datetime, text: str = "Qatar expels Hamas.", mentions=(("Qatar", 0, 5),)) -> RunTables:
+    article = {"article_id": "a1", "title": "T", "text": text, "word_count": 3, "content_hash": f"h-{text}",
+               "source_uri": "in.txt", "record_key": "file", "ingested_at": at}
+    mention_rows = [{"mention_id": f"m-{t}", "article_id": "a1", "entity_id": f"e-{t}", "field": "text", "text": t,
+                     "label": "GPE", "start_char": s, "end_char": e, "sentence_index": 0} for t, s, e in mentions]
+    entity_rows = [{"entity_id": f"e-{t}", "name": t, "label": "GPE", "mention_count": 1, "article_count": 1}
+                   for t, _, _ in mentions]
+    return RunTables(
+        articles=_frame("articles", [article]),
+        entity_mentions=_frame("entity_mentions", mention_rows),
+        entities=_frame("entities", entity_rows),
+        quarantine=_frame("quarantine", []),
+        runs=_frame("runs", [{"run_id": run_id, "started_at": at, "status": "completed", "inputs": ["in.txt"]}]),
+        validation_results=_frame("validation_results", []),
+    )
+
+
+def _contents(store: Warehouse) -> dict[str, list]:
+    return {name: store.query(f"SELECT * FROM {name} ORDER BY ALL").rows() for name in TABLES}
+
+
+def _exports(store: Warehouse) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(store.parquet_dir.rglob("*.parquet"))}
+
+
+def test_publish_loads_every_table_and_exports_parquet(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    assert dict(store.table_counts().iter_rows()) == {
+        "articles": 1, "entities": 1, "entity_mentions": 1, "quarantine": 0, "runs": 1, "validation_results": 0}
+    for name in TABLES:
+        exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
+        assert exported.height == store.query(f"SELECT count(*) AS n FROM {name}").item()
+    assert not any(store.staging_dir.iterdir())
+
+
+def test_a_changed_article_replaces_its_mentions_and_keeps_ingested_at(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+    article = store.query("SELECT text, ingested_at, updated_at FROM articles").row(0)
+    assert article == ("Egypt mediates.", T0, T1)
+    assert store.query("SELECT text FROM entity_mentions").to_series().to_list() == ["Egypt"]
+    assert store.query("SELECT name, mention_count FROM entities").rows() == [("Egypt", 1)]
+
+
+def test_republishing_the_same_rows_changes_nothing(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    before = _contents(store)
+    store.publish("r2", _run("r2", T1))
+    after = _contents(store)
+    assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in before.items() if k != "runs"}
+
+
+def test_a_load_failing_midway_leaves_database_and_exports_as_they_were(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    before, exports = _contents(store), _exports(store)
+    # Same run id again: the runs insert, after articles and mentions were written, violates the key.
+    failing = _run("r1", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),))
+    with pytest.raises(duckdb.ConstraintException, match="run_id"):
+        store.publish("r1", failing)
+    assert _contents(store) == before
+    assert _exports(store) == exports
+    assert not list(store.parquet_dir.rglob("*.tmp"))
+
+
+def test_export_writes_parquet_and_csv_and_names_unknown_tables(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    assert store.export("articles", tmp_path / "out" / "a.parquet", "parquet") == 1
+    assert pl.read_parquet(tmp_path / "out" / "a.parquet")["article_id"].to_list() == ["a1"]
+    assert store.export("entities", tmp_path / "e.csv", "csv") == 1
+    assert pl.read_csv(tmp_path / "e.csv")["name"].to_list() == ["Qatar"]
+    with pytest.raises(KeyError, match="no table 'nope'"):
+        store.export("nope", tmp_path / "x.parquet", "parquet")
+
+
+def test_reading_a_missing_warehouse_says_so(tmp_path):
+    from warehouse.store import WarehouseMissing
+
+    with pytest.raises(WarehouseMissing, match="run `newsflow run` first"):
+        Warehouse(tmp_path / "none").table_counts()
