@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -98,12 +99,8 @@ def extract_entities(articles: pl.DataFrame, settings: Settings) -> pl.DataFrame
 @task(cache_policy=NO_CACHE)
 def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -> None:
     """Publish the run: Parquet, DuckDB in one transaction, then the Data Docs."""
-    try:
-        store.publish(run_id, tables)
-        if docs_staging.exists():
-            shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
-    finally:
-        shutil.rmtree(docs_staging, ignore_errors=True)
+    store.publish(run_id, tables)
+    shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
 
 
 def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
@@ -113,11 +110,16 @@ def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
 @flow(name="newsflow-run", validate_parameters=False)
 def newsflow_run(settings: Settings) -> RunSummary:
     """Turn the input files into validated articles and entities in the warehouse."""
+    # Data Docs are rendered outside the warehouse and copied in only once the load committed.
+    with tempfile.TemporaryDirectory(prefix="newsflow-docs-") as docs_staging:
+        return _run(settings, Path(docs_staging))
+
+
+def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     logger = get_run_logger()
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
     store = Warehouse(settings.warehouse)
-    docs_staging = store.staging_dir / f"{run_id}-docs"
     validator = Validator(docs_staging, started_at)
 
     extracted = extract(list(settings.inputs))
@@ -151,8 +153,9 @@ def newsflow_run(settings: Settings) -> RunSummary:
         normalize_rejects(normalized.lazy()),
         validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
         validation_rejects(with_sources.lazy(), _failed(mention_validation, "mention_id"), "mention_id"),
-        validation_rejects(entity_rows.lazy().with_columns(source_uri=pl.lit("entities")), failed_entities.lazy(),
-                           "entity_id"),
+        # entities are derived from many articles; their rejects name the table they were derived from
+        validation_rejects(entity_rows.lazy().with_columns(source_uri=pl.lit("derived:entity_mentions")),
+                           failed_entities.lazy(), "entity_id"),
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
     quarantine_validation = validate(validator, "quarantine", quarantine)
@@ -164,7 +167,7 @@ def newsflow_run(settings: Settings) -> RunSummary:
     summary = RunSummary(
         run_id=run_id,
         warehouse=str(store.root),
-        records_read=records.height + sum(1 for r in extracted.rejects),
+        records_read=records.height + len(extracted.rejects),
         articles_new=to_load.filter(pl.col("change") == "new").height,
         articles_updated=to_load.filter(pl.col("change") == "changed").height,
         articles_unchanged=good.height - to_load.height,

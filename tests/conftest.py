@@ -32,3 +32,21 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return path
+
+
+def newsflow(*args: str):
+    """The `newsflow` CLI run in-process with the given arguments (wide terminal for messages)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    return CliRunner(env={"COLUMNS": "400"}).invoke(app, list(args))
+
+
+@pytest.fixture(scope="session")
+def seeded(prefect_server, tmp_path_factory):
+    """A warehouse after one real run on seeds/, and the run's printed summary."""
+    warehouse = tmp_path_factory.mktemp("seeded") / "warehouse"
+    first = newsflow("run", str(SEEDS), "--warehouse", str(warehouse))
+    assert first.exit_code == 0, first.output
+    return warehouse, first.stdout

@@ -53,7 +53,7 @@ def test_publish_loads_every_table_and_exports_parquet(tmp_path):
     for name in TABLES:
         exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
         assert exported.height == store.query(f"SELECT count(*) AS n FROM {name}").item()
-    assert not any(store.staging_dir.iterdir())
+    assert not store.staging_dir.exists()
 
 
 def test_a_changed_article_replaces_its_mentions_and_keeps_ingested_at(tmp_path):

@@ -131,6 +131,8 @@ class Warehouse:
         finally:
             con.close()
             shutil.rmtree(staging, ignore_errors=True)
+            if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
+                self.staging_dir.rmdir()
         for name, tmp in exports.items():
             os.replace(tmp, self.parquet_dir / name / f"{name}.parquet")
 
