@@ -19,7 +19,7 @@ app = typer.Typer(
 
 WarehouseOption = Annotated[
     Optional[Path],
-    typer.Option("--warehouse", "-w", help="Warehouse folder [default: ./warehouse, or $NEWSFLOW_WAREHOUSE]."),
+    typer.Option("--warehouse", "-w", help="Warehouse folder (default: ./warehouse, or $NEWSFLOW_WAREHOUSE)."),
 ]
 
 
@@ -57,7 +57,7 @@ def _fail(message: str, code: int) -> None:
 def run(
     inputs: Annotated[
         Optional[list[Path]],
-        typer.Argument(help="Files or folders (walked recursively) to read [default: seeds/]."),
+        typer.Argument(help="Files or folders (walked recursively) to read (default: seeds/)."),
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:

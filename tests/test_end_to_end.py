@@ -168,3 +168,17 @@ def test_sql_on_a_missing_warehouse_is_a_usage_error(tmp_path):
     result = newsflow("sql", "select 1", "--warehouse", str(tmp_path / "none"))
     assert result.exit_code == 2
     assert "no warehouse at" in result.output
+
+
+def test_the_warehouse_opens_in_the_duckdb_cli(seeded):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    warehouse, _ = seeded
+    duckdb_cli = Path(sys.executable).parent / "duckdb"
+    out = subprocess.run([str(duckdb_cli), "-readonly", "-csv", str(warehouse / "newsflow.duckdb"), "-c",
+                          "select count(*) as n from entity_mentions where label = 'PERSON'"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[0] == "n"
+    assert int(out.stdout.splitlines()[1]) >= 2
