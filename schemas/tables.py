@@ -186,6 +186,9 @@ TABLES: dict[str, Table] = {
 }
 
 # Records as the extract stage hands them on, before normalization (not a warehouse table).
+# `format` is one of RECORD_FORMATS; `published`/`updated` are date strings as the source gave
+# them (or ISO 8601 in UTC where a parser already resolved them); `categories` are feed tags.
+RECORD_FORMATS = ("text", "jsonl", "csv", "feed", "page")
 RAW_RECORDS = pl.Schema(
     {
         "source_uri": pl.String,
@@ -200,6 +203,8 @@ RAW_RECORDS = pl.Schema(
         "feed_name": pl.String,
         "author": pl.String,
         "published": pl.String,
+        "updated": pl.String,
+        "categories": pl.List(pl.String),
     }
 )
 
