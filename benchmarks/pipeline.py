@@ -35,11 +35,10 @@ def _peak_rss_mib() -> float:
 
 def _articles(corpus: Path):
     from flows.sources import extracted_records
-    from transforms.normalize import normalized_articles
-    from transforms.parse import parsed_text_records
+    from transforms.normalize import articles_from_records
 
     records = extracted_records([corpus]).records_frame()
-    return normalized_articles(parsed_text_records(records.lazy()), datetime.now(timezone.utc)).collect()
+    return articles_from_records(records.lazy(), datetime.now(timezone.utc)).collect()
 
 
 def bare_spacy(corpus: Path) -> dict:

@@ -56,15 +56,25 @@ def _fail(message: str, code: int) -> None:
 @app.command()
 def run(
     inputs: Annotated[
-        Optional[list[Path]],
-        typer.Argument(help="Files or folders (walked recursively) to read (default: seeds/)."),
+        Optional[list[str]],
+        typer.Argument(help="Files, folders (walked recursively), feed or page URLs (default: seeds/)."),
+    ] = None,
+    sources: Annotated[
+        Optional[Path],
+        typer.Option("--sources", help="Text file listing one file, folder or URL per line (# comments)."),
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Read articles, extract entities, validate and load them into the warehouse."""
-    for path in inputs or []:
-        if not path.exists():
-            raise typer.BadParameter(f"input path '{path}' does not exist", param_hint="INPUTS")
+    from flows.settings import is_url, sources_from_file
+
+    if sources is not None:
+        if not sources.is_file():
+            raise typer.BadParameter(f"sources file '{sources}' does not exist", param_hint="--sources")
+        inputs = [*(inputs or []), *sources_from_file(sources)]
+    for source in inputs or []:
+        if not is_url(source) and not Path(source).exists():
+            raise typer.BadParameter(f"input path '{source}' does not exist", param_hint="INPUTS")
     _prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -82,11 +92,14 @@ def run(
     typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
     for label, value in [
         ("records read", summary.records_read),
+        ("URLs fetched", summary.urls_fetched),
+        ("URLs not modified (304)", summary.urls_not_modified),
         ("articles new", summary.articles_new),
         ("articles updated", summary.articles_updated),
         ("articles unchanged", summary.articles_unchanged),
         ("entity mentions loaded", summary.entity_mentions),
         ("entities loaded", summary.entities),
+        ("duplicates flagged", summary.duplicates),
         ("quarantined", summary.quarantined),
         ("failed expectations", summary.failed_expectations),
     ]:

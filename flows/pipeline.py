@@ -15,17 +15,17 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.settings import Settings
-from flows.sources import Extracted, extracted_records
+from flows.fetch import Fetched, fetch_url
+from flows.settings import Settings, is_url
+from flows.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RUNS
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, RUNS
 from schemas.derive import conformed
 from transforms.entities import article_entity_mentions, entities, mention_checks, nlp_documents
 from transforms.nlp import ENTITY_COMPONENTS, entity_spans
-from transforms.normalize import normalized_articles
-from transforms.parse import parsed_text_records
+from transforms.normalize import articles_from_records
 from transforms.quarantine import REJECTS, normalize_rejects, quarantine_records, validation_rejects
-from transforms.runs import article_changes, validation_result_rows
+from transforms.runs import planned_articles, validation_result_rows
 from warehouse.store import RunTables, Warehouse
 
 
@@ -36,11 +36,14 @@ class RunSummary:
     run_id: str
     warehouse: str
     records_read: int
+    urls_fetched: int
+    urls_not_modified: int
     articles_new: int
     articles_updated: int
     articles_unchanged: int
     entity_mentions: int
     entities: int
+    duplicates: int
     quarantined: int
     quarantined_by_stage: dict[str, int]
     failed_expectations: int
@@ -61,21 +64,60 @@ def entity_model(name: str):
 
 
 @task(cache_policy=NO_CACHE)
-def extract(inputs: list[Path]) -> Extracted:
+def extract(paths: list[Path], as_of: datetime) -> Extracted:
     """Read every input file into raw records and rejects."""
-    return extracted_records(inputs)
+    return extracted_records(paths, as_of.date().isoformat())
+
+
+@task(cache_policy=NO_CACHE)
+def fetch(url: str, timeout: float, max_bytes: int, etag: str | None, last_modified: str | None) -> Fetched:
+    """One HTTP GET; raises on transient failures, so the task's retries apply only to those."""
+    return fetch_url(url, timeout, max_bytes, etag, last_modified)
+
+
+def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings, out: Extracted,
+                       fetched_at: datetime) -> pl.DataFrame:
+    """Fetch every URL concurrently; add their records (or rejects) to `out`. Returns one
+    fetch_state row per URL that answered."""
+    validators = {row["url"]: row for row in known.iter_rows(named=True)}
+    retrying = fetch.with_options(
+        retries=settings.http_retries,
+        retry_delay_seconds=[settings.http_retry_delay * 2**i for i in range(settings.http_retries)],
+    )
+    futures = {
+        url: retrying.submit(url, settings.http_timeout, settings.http_max_bytes,
+                             validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"))
+        for url in urls
+    }
+    states = []
+    for url, future in futures.items():
+        future.wait()
+        if future.state.is_failed():
+            error = future.state.result(raise_on_failure=False)
+            out.reject(url, "url", f"fetch failed after {settings.http_retries + 1} attempts: {error}", None)
+            continue
+        response: Fetched = future.result()
+        if response.problem:
+            out.reject(url, "url", response.problem, response.body)
+        elif not response.not_modified:
+            read_document(response.body or b"", url, url.split("?")[0], out, response.content_type,
+                          base_url=response.final_url)
+        states.append({"url": url, "etag": response.etag, "last_modified": response.last_modified,
+                       "status": response.status, "fetched_at": fetched_at,
+                       "content_hash": response.body_hash})
+    return pl.DataFrame(states, schema=FETCH_STATE.schema)
 
 
 @task(cache_policy=NO_CACHE)
 def normalize(records: pl.DataFrame, ingested_at: datetime) -> pl.DataFrame:
     """Parse and normalize raw records into one row per article identity."""
-    return normalized_articles(parsed_text_records(records.lazy()), ingested_at).collect()
+    return articles_from_records(records.lazy(), ingested_at).collect()
 
 
 @task(cache_policy=NO_CACHE)
 def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse) -> pl.DataFrame:
-    """Mark each article new, changed or unchanged against what the warehouse holds."""
-    return article_changes(articles.lazy(), store.known_articles().lazy()).collect()
+    """Mark each article new, changed or unchanged, and new ones that copy an earlier article."""
+    return planned_articles(articles.lazy(), store.known_articles().lazy()).collect()
 
 
 @task(cache_policy=NO_CACHE)
@@ -122,7 +164,9 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     store = Warehouse(settings.warehouse)
     validator = Validator(docs_staging, started_at)
 
-    extracted = extract(list(settings.inputs))
+    extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at)
+    urls = [i for i in settings.inputs if is_url(i)]
+    fetch_states = _fetched_documents(urls, store.fetch_state(), settings, extracted, started_at)
     records = extracted.records_frame()
     normalized = normalize(records, started_at)
     compared = compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store)
@@ -135,7 +179,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
                 to_load.filter(pl.col("change") == "new").height, to_load.filter(pl.col("change") == "changed").height,
                 good.height - to_load.height)
 
-    mentions = extract_entities(to_load, settings)
+    # Copies are loaded (each keeps its provenance) but not sent to the language model again.
+    mentions = extract_entities(to_load.filter(pl.col("duplicate_of").is_null()), settings)
     with_sources = mention_checks(mentions.lazy(), to_load.lazy()).join(
         to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
     ).collect()
@@ -168,11 +213,14 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         run_id=run_id,
         warehouse=str(store.root),
         records_read=records.height + len(extracted.rejects),
+        urls_fetched=fetch_states.height,
+        urls_not_modified=fetch_states.filter(pl.col("status") == 304).height,
         articles_new=to_load.filter(pl.col("change") == "new").height,
         articles_updated=to_load.filter(pl.col("change") == "changed").height,
         articles_unchanged=good.height - to_load.height,
         entity_mentions=good_mentions.height,
         entities=good_entities.height,
+        duplicates=to_load.filter(pl.col("duplicate_of").is_not_null()).height,
         quarantined=quarantine.height,
         quarantined_by_stage=by_stage,
         failed_expectations=results.filter(~pl.col("success")).height,
@@ -194,6 +242,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         validation_results=validation_result_rows(
             results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id
         ).collect(),
+        fetch_state=fetch_states,
     )
     load(store, run_id, tables, docs_staging)
     return summary

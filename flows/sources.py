@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
+from charset_normalizer import from_bytes
 
+from flows.feeds import feed_records
 from schemas import RAW_RECORDS
+from transforms.html import page_fields
 from transforms.parse import record_fields
 
 TEXT_SUFFIXES = {".txt", ".text"}
 JSON_LINES_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES
+FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
+PAGE_SUFFIXES = {".html", ".htm", ".xhtml"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES | PAGE_SUFFIXES | {".gz"}
 
 # A NUL byte in the first block is the usual test for "this is not text" (git and grep use it).
 _SNIFF_BYTES = 8192
@@ -28,6 +35,8 @@ class Extracted:
 
     records: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
+    # The run's start (ISO date): page dates after it are not believed. None: no bound.
+    as_of: str | None = None
 
     def add_record(self, source_uri: str, record_key: str, fmt: str, payload: str, **fields) -> None:
         self.records.append({"source_uri": source_uri, "record_key": record_key, "format": fmt,
@@ -118,33 +127,111 @@ def _read_csv(uri: str, text: str, out: Extracted) -> None:
         out.reject(uri, f"row {reader.line_num}", f"malformed CSV at line {reader.line_num}: {err}", text)
 
 
-def read_file(path: Path, out: Extracted) -> None:
-    """Add the records of one file to `out`, or its reasons for rejection."""
-    uri = str(path)
-    suffix = path.suffix.lower()
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        out.reject(uri, "file", f"cannot read file: {err.strerror}", None)
+def _sniffed_kind(data: bytes, content_type: str | None) -> str | None:
+    """'feed', 'page' or 'jsonfeed' from a media type or the document's first bytes."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media.endswith(("rss+xml", "atom+xml", "rdf+xml")) or media in ("application/xml", "text/xml"):
+        return "feed"
+    if media in ("text/html", "application/xhtml+xml"):
+        return "page"
+    if media in ("application/feed+json", "application/json"):
+        return "jsonfeed"
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html")) or (head.startswith(b"<?xml") and b"<html" in head):
+        return "page"
+    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf:rdf")):
+        return "feed"
+    if head.startswith(b"{") and b"jsonfeed.org" in head:
+        return "jsonfeed"
+    return None
+
+
+def _looks_like_feed_url(name: str) -> bool:
+    return re.search(r"/(?:feeds?|rss|atom)(?:/|\.|$)|[?&]feed=", name.lower()) is not None
+
+
+def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type: str | None = None,
+                  base_url: str | None = None) -> None:
+    """Add the records of one document (a file's or an HTTP response's bytes) to `out`, or its
+    reasons for rejection. `name` (file name or URL path) and `content_type` decide the reader."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            out.reject(uri, "file", f"corrupt gzip data: {err}", data)
+            return
+        name = name[:-3] if name.lower().endswith(".gz") else name
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".json" or suffix not in SUPPORTED_SUFFIXES:
+        sniffed = _sniffed_kind(data, content_type)
+        if sniffed == "page" and _looks_like_feed_url(name):
+            sniffed = "feed"  # a feed address answering with HTML is a broken feed, not an article
+        if sniffed is None and suffix not in SUPPORTED_SUFFIXES:
+            out.reject(uri, "file", f"unsupported document type (file type '{suffix or '(none)'}', media type "
+                                    f"'{content_type or 'unknown'}'): expected a feed, a web page, or one of "
+                                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}", data)
+            return
+        kind = sniffed or "jsonl"
+    elif suffix in FEED_SUFFIXES:
+        kind = "feed"
+    elif suffix in PAGE_SUFFIXES:
+        kind = "page"
+    else:
+        kind = suffix
+    if kind in ("feed", "jsonfeed"):
+        records, rejects = feed_records(data, uri, base_url)
+        out.records.extend(records)
+        out.rejects.extend(rejects)
         return
-    if suffix not in SUPPORTED_SUFFIXES:
-        out.reject(uri, "file", f"unsupported file type '{suffix or '(none)'}': expected one of "
-                                f"{', '.join(sorted(SUPPORTED_SUFFIXES))}", data)
+    if kind == "page":
+        _read_page(data, uri, base_url, out)
         return
     text, problem = _decoded(data)
     if text is None:
         out.reject(uri, "file", problem, data)
-    elif suffix in TEXT_SUFFIXES:
+    elif kind in TEXT_SUFFIXES:
         out.add_record(uri, "file", "text", text)
-    elif suffix in JSON_LINES_SUFFIXES:
+    elif kind in JSON_LINES_SUFFIXES or kind == "jsonl":
         _read_json_lines(uri, text, out, is_json_file=suffix == ".json")
     else:
         _read_csv(uri, text, out)
 
 
-def extracted_records(inputs: list[Path]) -> Extracted:
+def _read_page(data: bytes, uri: str, base_url: str | None, out: Extracted) -> None:
+    html = data.decode("utf-8") if _is_utf8(data) else str(from_bytes(data).best() or data.decode("latin-1"))
+    fields = page_fields(html, base_url or (uri if "://" in uri else None), max_date=out.as_of)
+    if not (fields.get("title") or fields.get("text")):
+        out.reject(uri, "page", "no article found in the page: it has neither a title nor main text", data)
+        return
+    out.add_record(uri, "page", "page", html, id=None, url=fields.get("url"), title=fields.get("title"),
+                   text=fields.get("text") or "", source_name=fields.get("source_name"), feed_name=None,
+                   author=fields.get("author"), published=fields.get("published"), updated=None, categories=[])
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_file(path: Path, out: Extracted) -> None:
+    """Add the records of one file to `out`, or its reasons for rejection."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        out.reject(str(path), "file", f"cannot read file: {err.strerror}", None)
+        return
+    if not data.strip():
+        out.reject(str(path), "file", "empty file: no article to read", data)
+        return
+    read_document(data, str(path), path.name, out)
+
+
+def extracted_records(inputs: list[Path], as_of: str | None = None) -> Extracted:
     """Raw records and rejects of every file named by `inputs`."""
-    out = Extracted()
+    out = Extracted(as_of=as_of)
     for path in input_files(inputs):
         read_file(path, out)
     return out

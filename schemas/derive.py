@@ -13,7 +13,7 @@ def arrow_schema(table: Table) -> pa.Schema:
     return pl.DataFrame(schema=table.schema).to_arrow().schema
 
 
-def _duckdb_type(dtype: pl.DataType) -> str:
+def duckdb_type(dtype: pl.DataType) -> str:
     if dtype == pl.String:
         return "VARCHAR"
     if dtype == pl.Binary:
@@ -24,19 +24,21 @@ def _duckdb_type(dtype: pl.DataType) -> str:
         return "INTEGER"
     if dtype == pl.Int64:
         return "BIGINT"
+    if dtype == pl.UInt64:
+        return "UBIGINT"
     if dtype == pl.Float64:
         return "DOUBLE"
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
     if isinstance(dtype, pl.List):
-        return f"{_duckdb_type(dtype.inner)}[]"
+        return f"{duckdb_type(dtype.inner)}[]"
     raise TypeError(f"no DuckDB type declared for Polars type {dtype}")
 
 
 def duckdb_ddl(table: Table) -> str:
     """`CREATE TABLE IF NOT EXISTS` for `table`, with its key as the primary key."""
     columns = [
-        f"{name} {_duckdb_type(dtype)}{' NOT NULL' if name in table.required else ''}"
+        f"{name} {duckdb_type(dtype)}{' NOT NULL' if name in table.required else ''}"
         for name, dtype in table.schema.items()
     ]
     columns.append(f"PRIMARY KEY ({', '.join(table.key)})")

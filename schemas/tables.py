@@ -7,6 +7,7 @@ declarations (see `schemas.derive` and `schemas.expectations`), so a column is a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import polars as pl
 
@@ -23,6 +24,8 @@ QUARANTINE_STAGES = ("extract", "normalize", "validate")
 
 # Marks a bound that is only known when a run starts (e.g. "no date after the run started").
 RUN_STARTED_AT = "run_started_at"
+# No news article in scope predates this; earlier dates are parse errors or epoch defaults.
+EARLIEST_PUBLISHED_AT = datetime(1990, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,22 @@ ARTICLES = Table(
         {
             "article_id": pl.String,
             "url": pl.String,
+            "domain": pl.String,
             "title": pl.String,
             "text": pl.String,
             "source_name": pl.String,
             "feed_name": pl.String,
             "author": pl.String,
+            "categories": pl.List(pl.String),
             "published_at": UTC_TS,
+            "source_updated_at": UTC_TS,
             "language": pl.String,
             "word_count": pl.Int32,
             "content_hash": pl.String,
+            "text_hash": pl.String,
+            "simhash": pl.UInt64,
+            "duplicate_of": pl.String,
+            "similarity": pl.Float64,
             "source_uri": pl.String,
             "record_key": pl.String,
             "ingested_at": UTC_TS,
@@ -67,8 +77,10 @@ ARTICLES = Table(
         }
     ),
     key=("article_id",),
-    required=("article_id", "title", "text", "word_count", "content_hash", "source_uri", "ingested_at"),
-    ranges={"word_count": (0, None), "published_at": (None, RUN_STARTED_AT)},
+    required=("article_id", "title", "text", "word_count", "content_hash", "text_hash", "source_uri",
+              "ingested_at"),
+    ranges={"word_count": (0, None), "published_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT),
+            "source_updated_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT), "similarity": (0.0, 1.0)},
     row_checks=("has_title_or_text",),
 )
 
@@ -181,8 +193,25 @@ VALIDATION_RESULTS = Table(
     required=("result_id", "run_id", "table_name", "expectation", "success", "validated_at"),
 )
 
+FETCH_STATE = Table(
+    name="fetch_state",
+    grain="one row per fetched URL: what the last fetch returned, for conditional requests",
+    schema=pl.Schema(
+        {
+            "url": pl.String,
+            "etag": pl.String,
+            "last_modified": pl.String,
+            "status": pl.Int32,
+            "content_hash": pl.String,
+            "fetched_at": UTC_TS,
+        }
+    ),
+    key=("url",),
+    required=("url", "status", "fetched_at"),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, QUARANTINE, RUNS, VALIDATION_RESULTS)
+    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, QUARANTINE, RUNS, VALIDATION_RESULTS, FETCH_STATE)
 }
 
 # Records as the extract stage hands them on, before normalization (not a warehouse table).

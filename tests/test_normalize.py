@@ -121,3 +121,37 @@ def test_ids_are_stable_under_reordering(order):
     base = normalized_articles(_records(rows), NOW).collect().select("title", "article_id", "content_hash")
     shuffled = normalized_articles(_records([rows[i] for i in order]), NOW).collect()
     assert shuffled.select("title", "article_id", "content_hash").sort("title").equals(base.sort("title"))
+
+
+@pytest.mark.parametrize(
+    ("author", "expected"),
+    [
+        pytest.param("By Jane Roe", "Jane Roe", id="byline"),
+        pytest.param("Jane Roe (jane.roe@example.com)", "Jane Roe", id="email"),
+        pytest.param("jane@example.com", None, id="only-email"),
+        pytest.param("Jane Roe and John Doe", "Jane Roe, John Doe", id="two-authors"),
+        pytest.param("Jane Roe | John Doe", "Jane Roe, John Doe", id="pipe"),
+        pytest.param("Boston.com", None, id="domain-as-author"),
+        pytest.param("Gulf Desk Daily", None, id="site-name-as-author"),
+        pytest.param("  ", None, id="blank"),
+    ],
+)
+def test_cleaned_author(author, expected):
+    from transforms.normalize import cleaned_author
+
+    frame = pl.DataFrame({"a": [author], "site": ["Gulf Desk Daily"]})
+    assert frame.select(cleaned_author(pl.col("a"), pl.col("site"))).item() == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("https://www.boston.com/news/x", "boston.com", id="www"),
+        pytest.param("http://user@news.example.org:8080/a", "news.example.org", id="port-and-user"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_url_domain(url, expected):
+    from transforms.normalize import url_domain
+
+    assert _one(url_domain, url) == expected

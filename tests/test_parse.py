@@ -7,13 +7,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from schemas import RAW_RECORDS
-from transforms.parse import parsed_text_records, record_fields
+from transforms.parse import parsed_text_records, record_fields, without_yoast_footer
 
 
 def _parsed(payload: str, fmt: str = "text", **fields) -> dict:
     frame = pl.DataFrame([{"source_uri": "s", "record_key": "file", "format": fmt, "payload": payload, **fields}],
                          schema=RAW_RECORDS)
-    return parsed_text_records(frame.lazy()).collect().row(0, named=True)
+    return without_yoast_footer(parsed_text_records(frame.lazy())).collect().row(0, named=True)
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,13 @@ def test_text_records_split_title_body_and_footer(payload, title, text, source_n
 def test_non_text_records_keep_their_fields():
     frame = pl.DataFrame([{"source_uri": "s", "record_key": "line 1", "format": "jsonl", "payload": "{}",
                            "title": "T", "text": "B"}], schema=RAW_RECORDS)
-    assert_frame_equal(parsed_text_records(frame.lazy()).collect(), frame)
+    assert_frame_equal(without_yoast_footer(parsed_text_records(frame.lazy())).collect(), frame)
+
+
+def test_feed_items_lose_the_footer_but_keep_their_own_names():
+    row = _parsed("", fmt="feed", title="T", text="Body.\n\nThe post T appeared first on Boston.com.",
+                  source_name=None, feed_name="World News")
+    assert (row["text"], row["source_name"], row["feed_name"]) == ("Body.", "Boston.com", "World News")
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,7 @@ from schemas.derive import arrow_schema, duckdb_ddl
 from schemas.expectations import table_checks
 from warehouse.store import configured
 from transforms.entities import article_entity_mentions, entities, nlp_documents
-from transforms.normalize import normalized_articles
-from transforms.parse import parsed_text_records
+from transforms.normalize import articles_from_records
 from transforms.quarantine import REJECTS, quarantine_records
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -40,7 +39,7 @@ def test_arrow_schema_round_trips_through_duckdb(table):
 
 
 def test_normalized_articles_carry_every_article_column():
-    out = normalized_articles(parsed_text_records(pl.LazyFrame(schema=RAW_RECORDS)), NOW).collect_schema()
+    out = articles_from_records(pl.LazyFrame(schema=RAW_RECORDS), NOW).collect_schema()
     assert {k: out[k] for k in ARTICLES.columns} == dict(ARTICLES.schema)
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from flows.sources import extracted_records, input_files
 from tests.conftest import SEED_FILE, shared_data
-from transforms.normalize import normalized_articles
-from transforms.parse import parsed_text_records
+from transforms.normalize import articles_from_records
 
 
 def _write(tmp_path, name: str, data: bytes):
@@ -33,7 +32,7 @@ def _write(tmp_path, name: str, data: bytes):
                      r"^malformed JSON on line 2: Expecting value", id="malformed-json-line"),
         pytest.param("dump.jsonl", b'[1, 2]\n', "line 1", r"JSON list, not an object", id="json-not-object"),
         pytest.param("dump.csv", b'title,text\nA,B\nC,D,E\n', "row 2", r"more fields than the header", id="csv-extra"),
-        pytest.param("notes.pdf", b"%PDF-1.4", "file", r"^unsupported file type '\.pdf'", id="unsupported"),
+        pytest.param("notes.pdf", b"%PDF-1.4", "file", r"^unsupported document type \(file type '\.pdf'", id="unsupported"),
     ],
 )
 def test_bad_input_is_rejected_with_a_reason(tmp_path, name, data, record_key, reason):
@@ -70,7 +69,7 @@ def test_every_corpus_file_loads():
     corpus = shared_data("corpus")
     out = extracted_records([corpus])
     assert out.rejects == []
-    articles = normalized_articles(parsed_text_records(out.records_frame().lazy()),
+    articles = articles_from_records(out.records_frame().lazy(),
                                    datetime(2026, 1, 1, tzinfo=timezone.utc)).collect()
     assert articles.height == 2520
     assert articles.filter(pl.col("reject_reason").is_not_null()).height == 0

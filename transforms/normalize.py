@@ -7,6 +7,9 @@ from datetime import datetime
 
 import polars as pl
 
+from transforms.duplicates import simhash
+from transforms.parse import parsed_text_records, without_yoast_footer
+
 _SEP = "\x1f"
 
 # Query parameters that identify a campaign or a click, not a page.
@@ -99,6 +102,31 @@ def published_at(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce(attempts)
 
 
+def url_domain(url: pl.Expr) -> pl.Expr:
+    """The host of a canonical URL without a leading "www."; null when there is no URL."""
+    return url.str.extract(r"^[a-z][a-z0-9+.\-]*://(?:[^@/]*@)?([^/:?#]+)").str.replace(r"^www\.", "")
+
+
+def cleaned_author(author: pl.Expr, *not_authors: pl.Expr) -> pl.Expr:
+    """Author names without bylines ("By ..."), e-mail addresses or a site posing as an author
+    (equal to one of `not_authors`, or a bare domain/URL); several names joined with ", "."""
+    names = (
+        folded_line(author)
+        .str.replace_all(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", "")
+        .str.replace_all(r"\(\s*\)|\[\s*\]", "")
+        .str.replace(r"(?i)^(?:written |posted |words |story )?by\s*:?\s+", "")
+        .str.replace_all(r"\s*[|;/]\s*|\s+(?i:and|&)\s+", ", ")
+        .str.replace_all(r"(?:\s*,)+\s*", ", ")
+        .str.strip_chars(" ,;:-")
+    )
+    lowered = names.str.to_lowercase()
+    is_site = pl.any_horizontal(
+        [lowered == e.str.to_lowercase() for e in not_authors]
+        + [lowered.str.contains(r"^(?:https?://|www\.)|^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$")]
+    ).fill_null(False)
+    return pl.when((names != "") & ~is_site).then(names)
+
+
 def _language_codes(texts: pl.Series) -> pl.Series:
     import py3langid  # the model ships inside the package; imported here to keep start-up light
 
@@ -115,7 +143,8 @@ def detected_language(expr: pl.Expr) -> pl.Expr:
 
 def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.LazyFrame:
     """One row per article identity (article_id), first record wins, with normalized fields,
-    plus `payload` and `reject_reason` (null when the record is fit to load)."""
+    plus `payload` and `reject_reason` (null when the record is fit to load). `duplicate_of` and
+    `similarity` stay null here: they depend on the warehouse (see `duplicates.duplicate_links`)."""
     title = folded_line(pl.col("title")).fill_null("")
     text = folded_text(pl.col("text")).fill_null("")
     url = canonical_url(pl.col("url"))
@@ -140,14 +169,25 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
             text=text,
             url=url,
             published_at=published,
-            source_name=folded_line(pl.col("source_name")),
+            source_updated_at=published_at(pl.col("updated")),
             feed_name=folded_line(pl.col("feed_name")),
-            author=folded_line(pl.col("author")),
+            categories=pl.col("categories").list.eval(folded_line(pl.element())).list.filter(
+                pl.element() != "").list.unique(maintain_order=True),
             source_file=pl.col("source_uri").str.extract(r"([^/\\]+)$"),
         )
         .with_columns(
+            domain=url_domain(pl.col("url")),
+            source_name=pl.coalesce(folded_line(pl.col("source_name")), pl.col("feed_name")),
+        )
+        .with_columns(
+            author=cleaned_author(pl.col("author"), pl.col("source_name"), pl.col("feed_name"), pl.col("domain")),
             article_id=stable_id(identity),
             content_hash=stable_id(pl.col("title"), pl.col("text")),
+            # Copies are found on the body; an article without one is compared on its title.
+            text_hash=stable_id(pl.when(pl.col("text") != "").then(pl.col("text")).otherwise(pl.col("title"))),
+            simhash=simhash(pl.col("text")),
+            duplicate_of=pl.lit(None, pl.String),
+            similarity=pl.lit(None, pl.Float64),
             word_count=(pl.col("title") + " " + pl.col("text")).str.count_matches(r"\S+").cast(pl.Int32),
             language=detected_language(pl.when(pl.col("text") != "").then(pl.col("text")).otherwise(pl.col("title"))),
             ingested_at=pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")),
@@ -156,3 +196,8 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
         .with_columns(reject_reason=reject_reason)
         .unique("article_id", keep="first", maintain_order=True)
     )
+
+
+def articles_from_records(records: pl.LazyFrame, ingested_at: datetime) -> pl.LazyFrame:
+    """Raw records of any format parsed and normalized: one row per article identity (article_id)."""
+    return normalized_articles(without_yoast_footer(parsed_text_records(records)), ingested_at)

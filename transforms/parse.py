@@ -48,20 +48,23 @@ _YOAST = (
 
 
 def parsed_text_records(records: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw records (one per source record) with title, text, source and feed names filled in for
-    plain-text records: first line the title, the rest the body, a Yoast footer parsed and removed."""
+    """Raw records (one per source record) with title and text filled in for plain-text records:
+    the first line is the title, the rest the body."""
     payload = pl.col("payload").str.replace_all(r"\r\n?", "\n").str.strip_chars()
-    rest = payload.str.replace(r"^[^\n]*\n?", "")
-    footer = rest.str.extract_groups(_YOAST)
     is_text = pl.col("format") == "text"
-    has_footer = footer.struct.field("body").is_not_null()
-
-    def _text_field(value: pl.Expr, name: str) -> pl.Expr:
-        return pl.when(is_text).then(value).otherwise(pl.col(name)).alias(name)
-
     return records.with_columns(
-        _text_field(payload.str.extract(r"^([^\n]*)"), "title"),
-        _text_field(pl.when(has_footer).then(footer.struct.field("body")).otherwise(rest), "text"),
-        _text_field(footer.struct.field("site").str.strip_chars(), "source_name"),
-        _text_field(footer.struct.field("feed").str.strip_chars(), "feed_name"),
+        title=pl.when(is_text).then(payload.str.extract(r"^([^\n]*)")).otherwise(pl.col("title")),
+        text=pl.when(is_text).then(payload.str.replace(r"^[^\n]*\n?", "")).otherwise(pl.col("text")),
+    )
+
+
+def without_yoast_footer(records: pl.LazyFrame) -> pl.LazyFrame:
+    """Records with the Yoast footer cut from the text; its site fills `source_name` and a feed
+    line after it fills `feed_name`, where the record has none of its own."""
+    footer = pl.col("text").str.replace_all(r"\r\n?", "\n").str.extract_groups(_YOAST)
+    has_footer = footer.struct.field("body").is_not_null()
+    return records.with_columns(
+        text=pl.when(has_footer).then(footer.struct.field("body")).otherwise(pl.col("text")),
+        source_name=pl.coalesce(pl.col("source_name"), footer.struct.field("site").str.strip_chars()),
+        feed_name=pl.coalesce(pl.col("feed_name"), footer.struct.field("feed").str.strip_chars()),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.duplicates import duplicate_links
 from transforms.normalize import stable_id
 
 
@@ -21,6 +22,17 @@ def article_changes(articles: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFrame
         )
         .drop("_stored_hash")
     )
+
+
+def planned_articles(articles: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFrame:
+    """The run's articles (article_id) with `change`, and for new or changed ones `duplicate_of`
+    and `similarity` against every article seen before them."""
+    compared = article_changes(articles, known)
+    fresh = compared.filter(pl.col("change") != "unchanged").drop("duplicate_of", "similarity")
+    return pl.concat([
+        duplicate_links(fresh, known),
+        compared.filter(pl.col("change") == "unchanged"),
+    ], how="diagonal_relaxed").select(compared.collect_schema().names())
 
 
 def validation_result_rows(results: pl.LazyFrame, run_id: str) -> pl.LazyFrame:

@@ -12,8 +12,8 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RUNS, TABLES, VALIDATION_RESULTS, Table
-from schemas.derive import arrow_schema, conformed, duckdb_ddl
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, TABLES, Table
+from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 
 DB_FILE = "newsflow.duckdb"
 EXPORT_FORMATS = ("parquet", "csv")
@@ -45,7 +45,7 @@ def _upsert(table: Table, staged: Path, assignments: dict[str, str] | None = Non
         action = "DO UPDATE SET " + ", ".join(f"{c} = {e}" for c, e in assignments.items())
         action += f" WHERE {where}" if where else ""
     return (
-        f"INSERT INTO {table.name} SELECT * FROM read_parquet({_literal(staged)}) "
+        f"INSERT INTO {table.name} BY NAME SELECT * FROM read_parquet({_literal(staged)}) "
         f"ON CONFLICT ({', '.join(table.key)}) {action}"
     )
 
@@ -65,6 +65,7 @@ class RunTables:
     quarantine: pl.DataFrame
     runs: pl.DataFrame
     validation_results: pl.DataFrame
+    fetch_state: pl.DataFrame
 
 
 class Warehouse:
@@ -88,19 +89,28 @@ class Warehouse:
         return configured(duckdb.connect(str(self.db_path), read_only=read_only))
 
     def known_articles(self) -> pl.DataFrame:
-        """One row per stored article (article_id) with its content_hash; empty before the first run."""
-        empty = pl.DataFrame(schema={"article_id": pl.String, "content_hash": pl.String})
+        """One row per stored article (article_id) with what change and duplicate detection need;
+        empty before the first run."""
+        return self._stored(ARTICLES, ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of",
+                                       "ingested_at"])
+
+    def fetch_state(self) -> pl.DataFrame:
+        """One row per URL fetched before (url) with its validators for a conditional request."""
+        return self._stored(FETCH_STATE, FETCH_STATE.columns)
+
+    def _stored(self, table: Table, columns: list[str]) -> pl.DataFrame:
+        empty = pl.DataFrame(schema={c: table.schema[c] for c in columns})
         if not self.exists():
             return empty
         with self.connect() as con:
-            present = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'articles'"
-            ).fetchone()[0]
+            present = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
+            ).fetchall()}
             if not present:
                 return empty
-            return pl.from_arrow(
-                con.execute("SELECT article_id, content_hash FROM articles").to_arrow_table()
-            ).cast(empty.schema)
+            selected = ", ".join(c if c in present else f"NULL AS {c}" for c in columns)
+            stored = pl.from_arrow(con.execute(f"SELECT {selected} FROM {table.name}").to_arrow_table())
+        return stored.cast(empty.schema)
 
     def publish(self, run_id: str, tables: RunTables) -> None:
         """Stage the run's tables as Parquet, load them into DuckDB in one transaction, then
@@ -112,7 +122,7 @@ class Warehouse:
         try:
             con.execute("BEGIN TRANSACTION")
             for table in TABLES.values():
-                con.execute(duckdb_ddl(table))
+                self._create_or_migrate(con, table)
             self._load(con, staged)
             for name, table in TABLES.items():
                 target = self.parquet_dir / name
@@ -146,10 +156,21 @@ class Warehouse:
         return paths
 
     @staticmethod
+    def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        """Create the table, or add the columns its declaration gained since it was created."""
+        con.execute(duckdb_ddl(table))
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
+        ).fetchall()}
+        for name, dtype in table.schema.items():
+            if name not in present:
+                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {duckdb_type(dtype)}")
+
+    @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path]) -> None:
         # A changed article keeps its first ingested_at; updated_at says when it changed.
-        article_changes = _replacing(ARTICLES) | {"ingested_at": "articles.ingested_at",
-                                                  "updated_at": "excluded.ingested_at"}
+        article_changes = {c: e for c, e in _replacing(ARTICLES).items() if c != "ingested_at"}
+        article_changes["updated_at"] = "excluded.ingested_at"
         con.execute(_upsert(ARTICLES, staged["articles"], article_changes,
                             where="articles.content_hash IS DISTINCT FROM excluded.content_hash"))
         # Mentions of a re-extracted article are replaced: first the ones that disappeared, then an
@@ -164,10 +185,10 @@ class Warehouse:
         con.execute(_sql("refresh_entity_counts"))
         con.execute(_upsert(QUARANTINE, staged["quarantine"],
                             _replacing(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
-        con.execute(f"INSERT INTO runs SELECT * FROM read_parquet({_literal(staged['runs'])})")
-        con.execute(
-            f"INSERT INTO validation_results SELECT * FROM read_parquet({_literal(staged['validation_results'])})"
-        )
+        con.execute(f"INSERT INTO runs BY NAME SELECT * FROM read_parquet({_literal(staged['runs'])})")
+        con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM read_parquet("
+                    f"{_literal(staged['validation_results'])})")
+        con.execute(_upsert(FETCH_STATE, staged["fetch_state"], _replacing(FETCH_STATE)))
 
     def table_names(self) -> list[str]:
         with self.connect() as con:
