@@ -99,7 +99,7 @@ def _xml_feed_records(data: bytes, source_uri: str, base_url: str | None,
             "format": "feed",
             "payload": json.dumps(entry, default=str, ensure_ascii=False),
             "id": _non_empty(entry.get("id")),
-            "url": _absolute(_non_empty(entry.get("link")), base),
+            "url": _absolute(_entry_link(entry), base),
             "title": _plain_title(entry.get("title"), entry.get("title_detail")),
             "text": _richest_text([c.get("value") for c in entry.get("content") or []] + [entry.get("summary")]),
             "source_name": None,
@@ -112,6 +112,16 @@ def _xml_feed_records(data: bytes, source_uri: str, base_url: str | None,
             "categories": _distinct(str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or []),
         })
     return records, rejects
+
+
+def _entry_link(entry: dict) -> str | None:
+    link = _non_empty(entry.get("link"))
+    # Without a link feedparser copies the id, however it is spelled: an Atom "urn:uuid:..." is no
+    # address to read the item at (a relative or web id, like an RSS permalink guid, is one).
+    if link and entry.get("guidislink") and link == entry.get("id") \
+            and urllib.parse.urlsplit(link).scheme.lower() not in ("", "http", "https"):
+        return None
+    return link
 
 
 def _entry_date(entry: dict, name: str) -> str | None:

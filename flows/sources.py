@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +24,8 @@ CSV_SUFFIXES = {".csv"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
 PAGE_SUFFIXES = {".html", ".htm", ".xhtml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES | PAGE_SUFFIXES | {".gz"}
+
+MAX_DOCUMENT_BYTES = 256 << 20
 
 # A NUL byte in the first block is the usual test for "this is not text" (git and grep use it).
 _SNIFF_BYTES = 8192
@@ -146,6 +148,17 @@ def _sniffed_kind(data: bytes, content_type: str | None) -> str | None:
     return None
 
 
+def _gunzipped(data: bytes) -> bytes:
+    # Bounded, so a small compressed "bomb" cannot expand into all of memory.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    inflated = inflater.decompress(data, MAX_DOCUMENT_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"it expands to more than {MAX_DOCUMENT_BYTES >> 20} MiB")
+    if not inflater.eof:
+        raise EOFError("the compressed stream ends early")
+    return inflated
+
+
 def _looks_like_feed_url(name: str) -> bool:
     return re.search(r"/(?:feeds?|rss|atom)(?:/|\.|$)|[?&]feed=", name.lower()) is not None
 
@@ -156,9 +169,9 @@ def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type
     reasons for rejection. `name` (file name or URL path) and `content_type` decide the reader."""
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            out.reject(uri, "file", f"corrupt gzip data: {err}", data)
+            data = _gunzipped(data)
+        except (OSError, EOFError, zlib.error, ValueError) as err:
+            out.reject(uri, "file", f"unusable gzip data: {err}", data)
             return
         name = name[:-3] if name.lower().endswith(".gz") else name
     suffix = PurePosixPath(name).suffix.lower()

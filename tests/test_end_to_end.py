@@ -111,6 +111,7 @@ def test_bad_files_are_quarantined_and_good_articles_load(prefect_server, tmp_pa
         '{"title": "Egypt mediates", "text": "Egypt continued its mediating role in Cairo.", "date": "2024-11-09"}\n'
         '{"title": "Broken", "text": \n'
         '{"title": "From the future", "text": "Not yet.", "date": "2999-01-01"}\n'
+        '{"title": "Epoch default", "text": "A date field left at zero.", "date": "1970-01-01T00:00:00Z"}\n'
     )
     warehouse = tmp_path / "warehouse"
     result = newsflow("run", str(inputs), "--warehouse", str(warehouse))
@@ -123,12 +124,12 @@ def test_bad_files_are_quarantined_and_good_articles_load(prefect_server, tmp_pa
     assert quarantined[("latin1.txt", "file")]["reason"].startswith("not valid UTF-8")
     assert quarantined[("latin1.txt", "file")]["n"] > 0
     assert quarantined[("dump.jsonl", "line 2")]["reason"].startswith("malformed JSON on line 2")
-    future = [r for r in quarantined.values() if r["stage"] == "validate"]
-    assert len(future) == 1 and "published_at" in future[0]["reason"]
+    out_of_range = [r for r in quarantined.values() if r["stage"] == "validate"]
+    assert len(out_of_range) == 2 and all("published_at" in r["reason"] for r in out_of_range)
     titles = sorted(r["title"] for r in sql(warehouse, "select title from articles"))
     assert titles == ["Egypt mediates", SEED_TITLE]
     run = sql(warehouse, "select records_read, quarantined from runs")[0]
-    assert run == {"records_read": 7, "quarantined": 5}
+    assert run == {"records_read": 8, "quarantined": 6}
 
 
 def test_a_missing_input_is_a_usage_error_naming_it(tmp_path):

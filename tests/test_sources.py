@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import PurePath
 
 import polars as pl
 import pytest
@@ -83,3 +84,60 @@ def test_a_json_array_file_is_read_item_by_item(tmp_path):
     path = _write(tmp_path, "items.json", json.dumps([{"title": "A", "text": "a"}, {"title": "B"}]).encode())
     out = extracted_records([path])
     assert [(r["record_key"], r["title"]) for r in out.records] == [("item 1", "A"), ("item 2", "B")]
+
+
+def test_a_gzip_bomb_is_rejected_not_expanded(tmp_path):
+    import gzip
+
+    from flows.sources import MAX_DOCUMENT_BYTES
+
+    bomb = _write(tmp_path, "feed.xml.gz", gzip.compress(b"<rss>" + b" " * (MAX_DOCUMENT_BYTES + 1)))
+    out = extracted_records([bomb])
+    assert out.records == []
+    assert out.rejects[0]["reason"] == "unusable gzip data: it expands to more than 256 MiB"
+
+
+def test_a_text_file_with_a_wrong_encoding_from_the_bbc_corpus_is_quarantined():
+    path = shared_data("bbc-raw", "sport", "199.txt")
+    out = extracted_records([path])
+    assert out.records == []
+    assert re.match(r"not valid UTF-8: byte 0x[0-9a-f]{2} at offset \d+", out.rejects[0]["reason"])
+
+
+def test_yoast_feeds_load_without_the_footer():
+    feeds = shared_data("feeds")
+    manifest = pl.read_csv(feeds / "fastfeedparser_benchmark_manifest.csv")
+    column = next(c for c in manifest.columns if "appeared" in c)
+    names = manifest.filter(pl.col(column) > 0)[manifest.columns[0]].to_list()
+    assert len(names) == 11
+    paths = [next(feeds.rglob(f"{PurePath(name).name}*")) for name in names]
+    out = extracted_records(paths)
+    assert out.rejects == []
+    assert sum("appeared first on" in (r["text"] or "") for r in out.records) > 100
+    articles = articles_from_records(out.records_frame().lazy(), datetime(2026, 1, 1, tzinfo=timezone.utc)).collect()
+    assert articles.height > 150
+    assert not articles["text"].str.contains("appeared first on").any()
+    assert articles.filter(pl.col("source_uri").str.contains("boston-com"))["source_name"].unique().to_list() == [
+        "Boston.com"]
+
+
+def test_every_feed_of_the_folder_is_read_or_quarantined_with_a_reason():
+    out = extracted_records([shared_data("feeds")])
+    by_file: dict[str, int] = {}
+    for record in out.records:
+        by_file[record["source_uri"]] = by_file.get(record["source_uri"], 0) + 1
+    feeds = [p for p in shared_data("feeds").rglob("*") if p.is_file() and p.suffix not in (".md", ".csv")]
+    assert len(feeds) == 96
+    assert all(str(p) in by_file for p in feeds)  # every feed yields items (broken ones are recovered)
+    assert all(r["reason"] for r in out.rejects)
+    # items of the three folders: 1,807 + 100 + 191
+    assert sum(by_file[str(p)] for p in feeds) == 2098
+
+
+def test_every_evaluation_page_yields_an_article():
+    html = shared_data("html-dev", "html")
+    out = extracted_records([html], as_of="2026-01-01")
+    pages = sorted(html.rglob("*.htm*"))
+    assert len(out.records) + len(out.rejects) == len(pages) == 159
+    assert len(out.records) >= 155
+    assert all(r["format"] == "page" and (r["title"] or r["text"]) for r in out.records)
