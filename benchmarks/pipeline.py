@@ -81,6 +81,7 @@ def newsflow(corpus: Path) -> dict:
         again = newsflow_run(settings)
         second = time.perf_counter()
     return {"articles": summary.articles_new, "entity_mentions": summary.entity_mentions,
+            "duplicates": summary.duplicates,
             "quarantined": summary.quarantined, "warm_up_s": round(warm - started, 2),
             "seconds": round(first - warm, 2), "incremental_s": round(second - first, 2),
             "incremental_unchanged": again.articles_unchanged, "peak_rss_mib": _peak_rss_mib()}
@@ -107,6 +108,7 @@ def main(argv: list[str]) -> None:
           f"= {bare_rate:.1f} articles/s (model load {bare['load_s']} s), peak RSS {bare['peak_rss_mib']} MiB")
     print(f"newsflow flow run:                      {ours['articles']} articles in {ours['seconds']} s "
           f"= {our_rate:.1f} articles/s (warm-up {ours['warm_up_s']} s), peak RSS {ours['peak_rss_mib']} MiB")
+    print(f"duplicates flagged (loaded, not sent to spaCy): {ours['duplicates']}")
     print(f"incremental second run:                 {ours['incremental_s']} s "
           f"({ours['incremental_unchanged']} articles unchanged) = "
           f"{ours['incremental_s'] / ours['seconds']:.3f} of the first run")

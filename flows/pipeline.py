@@ -19,7 +19,7 @@ from flows.fetch import Fetched, fetch_url
 from flows.settings import Settings, is_url
 from flows.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, RUNS
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
 from transforms.entities import article_entity_mentions, entities, mention_checks, nlp_documents
 from transforms.nlp import ENTITY_COMPONENTS, entity_spans
@@ -123,8 +123,6 @@ def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse) -> pl.DataF
 @task(cache_policy=NO_CACHE)
 def validate(validator: Validator, table_name: str, frame: pl.DataFrame) -> TableValidation:
     """Run the table's expectation suite on `frame`."""
-    from schemas import TABLES
-
     return validator.validate(TABLES[table_name], frame)
 
 

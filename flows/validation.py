@@ -40,7 +40,9 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        # GE sets INFO on some of its own loggers (e.g. data_context.types.base) at import time.
+        for name in ("great_expectations", "great_expectations.data_context.types.base"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         self._gx = gx
         self.run_started_at = run_started_at
         self.context = gx.get_context(mode="ephemeral")

@@ -19,6 +19,7 @@ FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <content:encoded><![CDATA[<p>{body}</p><p>The post <a href="{base}/news/qatar-hamas">Qatar tells Hamas leaders to leave Doha</a> appeared first on <a href="{base}">Gulf Desk Daily</a>.</p>]]></content:encoded></item>
 <item><title>Egypt keeps mediating</title><link>{base}/news/egypt</link><guid>egypt</guid>
 <pubDate>Sun, 10 Nov 2024 08:00:00 GMT</pubDate><description>&lt;p&gt;Egypt said on Sunday it would continue to mediate between Israel and Hamas in Cairo.&lt;/p&gt;</description></item>
+<item><title>Briefly: talks to resume in Cairo</title><link>{base}/news/brief</link></item>
 </channel></rss>"""
 BODY_V1 = "Qatar has told Hamas leaders in Doha that they must leave, U.S. officials said on Saturday."
 BODY_V2 = "Qatar has told Hamas leaders in Doha that they must leave within a week, Turkey said on Sunday."
@@ -108,7 +109,8 @@ def test_feeds_and_pages_over_http_across_runs(prefect_server, site, tmp_path, m
     assert first.exit_code == 0, first.output
     articles = {r["title"]: r for r in sql(warehouse, "select * from articles")}
     assert set(articles) == {"Qatar tells Hamas leaders to leave Doha", "Egypt keeps mediating",
-                             "Turkey weighs hosting Hamas leaders"}
+                             "Turkey weighs hosting Hamas leaders", "Briefly: talks to resume in Cairo"}
+    assert articles["Briefly: talks to resume in Cairo"]["text"] == ""  # no body, still an article
     qatar = articles["Qatar tells Hamas leaders to leave Doha"]
     assert qatar["url"] == f"{site.base}/news/qatar-hamas"  # relative link resolved, utm_ dropped
     assert qatar["source_name"] == "Gulf Desk Daily" and qatar["feed_name"] == "Gulf Desk"
@@ -150,4 +152,4 @@ def test_feeds_and_pages_over_http_across_runs(prefect_server, site, tmp_path, m
     assert mentions_after != mentions_before
     assert "Turkey" in {m["text"] for m in mentions_after}
     assert "U.S." not in {m["text"] for m in mentions_after}
-    assert len(sql(warehouse, "select * from articles")) == 3
+    assert len(sql(warehouse, "select * from articles")) == 4
