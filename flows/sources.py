@@ -23,7 +23,7 @@ JSON_LINES_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
 PAGE_SUFFIXES = {".html", ".htm", ".xhtml"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES | PAGE_SUFFIXES | {".gz"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES | PAGE_SUFFIXES
 
 MAX_DOCUMENT_BYTES = 256 << 20
 
@@ -182,7 +182,7 @@ def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type
         if sniffed is None and suffix not in SUPPORTED_SUFFIXES:
             out.reject(uri, "file", f"unsupported document type (file type '{suffix or '(none)'}', media type "
                                     f"'{content_type or 'unknown'}'): expected a feed, a web page, or one of "
-                                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))}", data)
+                                    f"{', '.join(sorted(SUPPORTED_SUFFIXES))} (each optionally .gz)", data)
             return
         kind = sniffed or "jsonl"
     elif suffix in FEED_SUFFIXES:

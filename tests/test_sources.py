@@ -141,3 +141,14 @@ def test_every_evaluation_page_yields_an_article():
     assert len(out.records) + len(out.rejects) == len(pages) == 159
     assert len(out.records) >= 155
     assert all(r["format"] == "page" and (r["title"] or r["text"]) for r in out.records)
+
+
+def test_gzipped_files_are_read_by_their_inner_type_and_fake_gzip_is_rejected(tmp_path):
+    import gzip
+
+    _write(tmp_path, "dump.jsonl.gz", gzip.compress(b'{"title": "Zipped", "text": "body"}\n'))
+    _write(tmp_path, "fake.csv.gz", b"title,text\nA,B\n")
+    out = extracted_records([tmp_path])
+    assert [(r["record_key"], r["title"]) for r in out.records] == [("line 1", "Zipped")]
+    assert [r["source_uri"].rsplit("/", 1)[1] for r in out.rejects] == ["fake.csv.gz"]
+    assert out.rejects[0]["reason"].startswith("unsupported document type (file type '.gz'")
