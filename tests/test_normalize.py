@@ -155,3 +155,36 @@ def test_url_domain(url, expected):
     from transforms.normalize import url_domain
 
     assert _one(url_domain, url) == expected
+
+
+_record = st.fixed_dictionaries({
+    "title": st.sampled_from(["", "Qatar expels Hamas", "Egypt mediates", "  "]),
+    "text": st.sampled_from(["", "Body one.", "Body  two.", None]),
+    "id": st.sampled_from([None, "1", "2"]),
+    "url": st.sampled_from([None, "http://x.com/a", "HTTP://X.COM/a?utm_source=z"]),
+    "published": st.sampled_from([None, "2024-01-02", "not a date", "2999-01-01"]),
+})
+
+
+def _identity(record: dict) -> tuple:
+    # The identity rule, restated in plain Python for the test's own count.
+    if record["url"]:
+        return ("url", record["url"].lower().split("?")[0])
+    if record["id"]:
+        return ("id", record["id"])
+    return ("content", " ".join(record["title"].split()).lower(), " ".join((record["text"] or "").split()))
+
+
+@given(st.lists(_record, max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_nothing_is_lost_every_identity_is_an_article_or_a_reject(records):
+    from transforms.quarantine import normalize_rejects
+
+    out = normalized_articles(_records(records), NOW).collect()
+    rejected = normalize_rejects(out.lazy()).collect()
+    accepted = out.filter(pl.col("reject_reason").is_null())
+    first_of_identity: dict[tuple, str] = {}
+    for number, record in enumerate(records, 1):
+        first_of_identity.setdefault(_identity(record), f"line {number}")
+    assert accepted.height + rejected.height == out.height
+    assert sorted(out["record_key"]) == sorted(first_of_identity.values())
