@@ -185,6 +185,34 @@ def test_page_fields_date_after_max_date_is_rejected():
     assert published is None or published <= "2026-01-01"
 
 
+_DATELINE_PAGE = """<html><head><title>Council approves new park</title>
+<meta property="article:published_time" content="2019-10-15T16:59:59Z"></head><body>
+<aside>Most read: Budget passes. Updated Jan 2, 2021</aside>
+<article><h1>Council approves new park</h1>
+<div class="byline">By Jane Doe {dateline}</div>
+<p>The city council voted on Tuesday to approve a new park on the east side of the town centre.</p>
+<p>Construction is expected to start next spring and to last about eighteen months, officials said.</p>
+</article></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("dateline", "max_date", "expected"),
+    [
+        pytest.param("Updated Mar 12, 2020 @ 10:42 am", None, "2020-03-12", id="shown-update-date"),
+        pytest.param("Last updated on 20 Feb, 2020. 3 min read", None, "2020-02-20", id="day-month-year"),
+        pytest.param("Updated 2010 GMT (0410 HKT) March 14, 2021", None, "2021-03-14", id="time-before-date"),
+        pytest.param("Written: 2023-11-07 15:03:30", None, "2023-11-07", id="iso-written"),
+        pytest.param("June 12, 2020 / Updated: Aug. 18, 2020", None, "2019-10-15", id="unlabelled-first-date"),
+        pytest.param("", None, "2019-10-15", id="no-dateline-aside-ignored"),
+        pytest.param("Updated Mar 12, 2020", "2020-01-01", "2019-10-15", id="after-max-date"),
+        pytest.param("Updated Feb 30, 2020", None, "2019-10-15", id="impossible-date"),
+    ],
+)
+def test_page_fields_date_shown_under_the_headline(dateline, max_date, expected):
+    page = _DATELINE_PAGE.format(dateline=dateline)
+    assert page_fields(page, "https://example.org/x", max_date=max_date)["published"] == expected
+
+
 @pytest.mark.parametrize(
     "html",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import html as _html
 import re
 import urllib.parse
@@ -158,6 +159,25 @@ _BYLINE_XPATH = lxml.etree.XPath(
 _BYLINE_MAX_CHARS = 100
 _COMMENT_SECTION = re.compile(r"comment|respon|reply|discuss", re.IGNORECASE)
 _LANGUAGE = re.compile(r"^([a-z]{2})(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+
+# The date a page shows readers under its headline: the first date in the text that follows the
+# headline, when a label right before it says what it is. A page that displays an update date in
+# place of (or before) its publication date is dated by what it displays; an unlabelled first date
+# (e.g. "June 12, 2020 / Updated: Aug. 18, 2020") is left to htmldate.
+_MONTH_NAME = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+               r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_SHOWN_DATE = re.compile(
+    rf"\b(?:(?P<iy>(?:19|20)\d\d)-(?P<im>[01]?\d)-(?P<id>[0-3]?\d)(?!\d)"
+    rf"|(?P<mm>{_MONTH_NAME})\s+(?P<md>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<my>(?:19|20)\d\d)\b"
+    rf"|(?P<dd>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<dm>{_MONTH_NAME}),?\s+(?P<dy>(?:19|20)\d\d)\b)",
+    re.IGNORECASE,
+)
+_DATE_LABEL = re.compile(r"\b(?:(?:last\s+)?(?:updated|modified)|published|posted|written)\b", re.IGNORECASE)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DATELINE_CHARS = 800  # a header's worth of text after the headline: byline, share buttons, ratings
+_LABEL_GAP = 40  # "Updated 2010 GMT (0410 HKT) March 14, 2021": a time may sit between label and date
+_UNSHOWN_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "nav", "aside", "footer",
+                           "figure", "figcaption", "select", "button"})
 
 
 def _compact(text: str) -> str:
@@ -330,6 +350,57 @@ def _language(tree: lxml.html.HtmlElement) -> str | None:
     return None
 
 
+def _shown_text(tree: lxml.html.HtmlElement) -> str:
+    """The body's text as displayed, whitespace-folded, without scripts, navigation, asides and footers."""
+    body = tree.find(".//body")
+    if body is None:
+        return ""
+    parts: list[str] = []
+    hidden = 0
+    for event, element in lxml.etree.iterwalk(body, events=("start", "end")):
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if event == "start":
+            hidden += tag in _UNSHOWN_TAGS
+            if not hidden and element.text:
+                parts.append(element.text)
+        else:
+            hidden -= tag in _UNSHOWN_TAGS
+            # a script's tail is often the rest of a script that wrote "</script>" in a string
+            if not hidden and element.tail and element is not body and tag != "script":
+                parts.append(element.tail)
+    return _folded(" ".join(parts))
+
+
+def _iso_date(match: re.Match) -> str | None:
+    try:
+        if match["iy"]:
+            return datetime.date(int(match["iy"]), int(match["im"]), int(match["id"])).isoformat()
+        year, month, day = ((match["my"], match["mm"], match["md"]) if match["my"]
+                            else (match["dy"], match["dm"], match["dd"]))
+        return datetime.date(int(year), _MONTHS.index(month[:3].lower()) + 1, int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def _dateline_date(tree: lxml.html.HtmlElement, title: str | None, max_date: str | None) -> str | None:
+    """The labelled date shown right under the headline ("Updated Mar 12, 2020", "Written: 2023-11-07")."""
+    if not title:
+        return None
+    text = _shown_text(tree)
+    start = text.casefold().find(_folded(title).casefold())
+    if start < 0:
+        return None
+    header = text[start + len(_folded(title)):][:_DATELINE_CHARS]
+    match = _SHOWN_DATE.search(header)
+    if match is None:
+        return None
+    labels = list(_DATE_LABEL.finditer(header, 0, match.start()))
+    if not labels or match.start() - labels[-1].end() > _LABEL_GAP:
+        return None
+    date = _iso_date(match)
+    return date if date and (not max_date or date <= max_date[:10]) else None
+
+
 def _main_text(tree: lxml.html.HtmlElement, url: str | None) -> str:
     document = trafilatura.bare_extraction(tree, url=url, include_comments=False)
     text = document.text if document is not None and document.text else ""
@@ -385,4 +456,8 @@ def page_fields(html: str, url: str | None = None, *, max_date: str | None = Non
         fields["author"] = _author(tree, meta.author, site)
     except Exception:
         fields["title"] = fields["title"] or meta.title
+    try:
+        fields["published"] = _dateline_date(tree, fields["title"], max_date) or fields["published"]
+    except Exception:
+        pass
     return fields
