@@ -4,8 +4,9 @@
     (default ../shared/data/ner-dev/wikigold.conll.txt)
 
 Each WikiGold document is rebuilt as text (tokens joined by spaces, one sentence per line) with
-gold character spans; the text goes through the same model call the pipeline makes
-(`flows.pipeline.entity_model` + `transforms.nlp.entity_spans`). spaCy labels map to CoNLL types:
+gold character spans; the text goes through the pipeline's entity layer (`flows.coding.analysed`: the model, the
+actor-dictionary entity ruler, dictionary labels and in-document name linking) and, as the
+baseline measured in the same run, through the bare model (`spacy.load`, its own labels). spaCy labels map to CoNLL types:
 PERSON -> PER, ORG -> ORG, GPE/LOC/FAC -> LOC, the other named labels -> MISC. A prediction counts
 only when its span and type both equal a gold entity's. Prints precision, recall and F1 per type
 and micro-averaged over PER/ORG/LOC (the figure tracked in the issues) and over all four types.
@@ -80,30 +81,53 @@ def scores(gold: list[set], predicted: list[set], types: tuple[str, ...]) -> dic
     return {"precision": precision, "recall": recall, "f1": f1, "gold": n_gold, "predicted": n_pred}
 
 
+def _predicted(rows, n: int) -> list[set]:
+    predicted: list[set] = [set() for _ in range(n)]
+    for doc_index, start, end, label in rows:
+        kind = SPACY_TO_CONLL.get(label)
+        if kind:
+            predicted[doc_index].add((start, end, kind))
+    return predicted
+
+
 def main(argv: list[str]) -> None:
-    from flows.pipeline import entity_model
+    import polars as pl
+    import spacy
+
+    from flows.coding import analysed, resources
     from flows.settings import Settings
-    from transforms.nlp import entity_spans
 
     path = Path(argv[0]) if argv else DEFAULT_GOLD
     texts, gold, malformed = gold_documents(path)
-    started = time.perf_counter()
-    spans = entity_spans(entity_model(Settings().model), texts)
-    seconds = time.perf_counter() - started
-    predicted: list[set] = [set() for _ in texts]
-    for row in spans.iter_rows(named=True):
-        kind = SPACY_TO_CONLL.get(row["label"])
-        if kind:
-            predicted[row["doc_index"]].add((row["start_char"], row["end_char"], kind))
     counts = Counter(g[2] for gs in gold for g in gs)
     print(f"WikiGold: {len(texts)} documents, {sum(counts.values())} gold entities "
           f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); {malformed} malformed tag(s) read as O")
-    print(f"entity layer: {seconds:.1f} s")
-    print(f"{'type':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'gold':>7}{'pred':>7}")
-    for label, types in [*((t, (t,)) for t in ("PER", "ORG", "LOC", "MISC")),
-                         ("PER/ORG/LOC", MAIN_TYPES), ("all four", MAIN_TYPES + ("MISC",))]:
-        s = scores(gold, predicted, types)
-        print(f"{label:<14}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>8.3f}{s['gold']:>7}{s['predicted']:>7}")
+
+    started = time.perf_counter()
+    bare = spacy.load(Settings().model)
+    model_rows = [(i, e.start_char, e.end_char, e.label_) for i, doc in enumerate(bare.pipe(texts)) for e in doc.ents]
+    model_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    documents = pl.DataFrame({"doc_index": list(range(len(texts))), "article_id": [str(i) for i in range(len(texts))],
+                              "field": ["text"] * len(texts), "content": texts},
+                             schema={"doc_index": pl.Int64, "article_id": pl.String, "field": pl.String,
+                                     "content": pl.String})
+    mentions = analysed(documents, resources(Settings().model)).mentions
+    layer_rows = [(int(a), s, e, label) for a, s, e, label in
+                  mentions.select("article_id", "start_char", "end_char", "label").iter_rows()]
+    layer_seconds = time.perf_counter() - started
+
+    for title, rows, seconds in [("bare model (baseline)", model_rows, model_seconds),
+                                 ("newsflow entity layer", layer_rows, layer_seconds)]:
+        predicted = _predicted(rows, len(texts))
+        print(f"\n{title}: {seconds:.1f} s")
+        print(f"{'type':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'gold':>7}{'pred':>7}")
+        for label, types in [*((t, (t,)) for t in ("PER", "ORG", "LOC", "MISC")),
+                             ("PER/ORG/LOC", MAIN_TYPES), ("all four", MAIN_TYPES + ("MISC",))]:
+            s = scores(gold, predicted, types)
+            print(f"{label:<14}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>8.3f}{s['gold']:>7}"
+                  f"{s['predicted']:>7}")
 
 
 if __name__ == "__main__":

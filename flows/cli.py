@@ -64,8 +64,12 @@ def run(
         typer.Option("--sources", help="Text file listing one file, folder or URL per line (# comments)."),
     ] = None,
     warehouse: WarehouseOption = None,
+    actors: Annotated[
+        Optional[list[Path]],
+        typer.Option("--actors", help="Your own actor dictionary (TSV or PETRARCH format, see README); repeatable."),
+    ] = None,
 ) -> None:
-    """Read articles, extract entities, validate and load them into the warehouse."""
+    """Read articles, extract entities and events, validate and load them into the warehouse."""
     from flows.settings import is_url, sources_from_file
 
     if sources is not None:
@@ -75,6 +79,9 @@ def run(
     for source in inputs or []:
         if not is_url(source) and not Path(source).exists():
             raise typer.BadParameter(f"input path '{source}' does not exist", param_hint="INPUTS")
+    for dictionary in actors or []:
+        if not dictionary.is_file():
+            raise typer.BadParameter(f"actor dictionary '{dictionary}' does not exist", param_hint="--actors")
     _prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -82,7 +89,8 @@ def run(
     from flows.settings import resolve_settings
     from warehouse.store import Warehouse
 
-    settings = resolve_settings(warehouse=warehouse, inputs=inputs)
+    settings = resolve_settings(warehouse=warehouse, inputs=inputs,
+                                actor_dictionaries=[str(a) for a in actors] if actors else None)
     try:
         # The heartbeat thread only matters to a server watching for crashed runs.
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
@@ -99,6 +107,8 @@ def run(
         ("articles unchanged", summary.articles_unchanged),
         ("entity mentions loaded", summary.entity_mentions),
         ("entities loaded", summary.entities),
+        ("event mentions loaded", summary.event_mentions),
+        ("events loaded", summary.events),
         ("duplicates flagged", summary.duplicates),
         ("quarantined", summary.quarantined),
         ("failed expectations", summary.failed_expectations),

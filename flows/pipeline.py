@@ -19,11 +19,24 @@ from flows.fetch import Fetched, fetch_url
 from flows.settings import Settings, is_url
 from flows.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, RUNS, TABLES
+from flows.coding import Language, analysed, resources
+from flows.gazetteer import gazetteer
+from flows.tone_lexicon import tone_lexicon
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
-from transforms.entities import article_entity_mentions, entities, mention_checks, nlp_documents
-from transforms.nlp import ENTITY_COMPONENTS, entity_spans
+from transforms.dates import resolved_event_dates
+from transforms.entities import entities, mention_checks, nlp_documents
+from transforms.events import (
+    dated_event_mentions,
+    event_checks,
+    event_mention_checks,
+    event_rows,
+    identified_event_mentions,
+    sentence_dates,
+)
+from transforms.geo import action_geography
 from transforms.normalize import articles_from_records
+from transforms.tone import article_tone
 from transforms.quarantine import REJECTS, normalize_rejects, quarantine_records, validation_rejects
 from transforms.runs import planned_articles, validation_result_rows
 from warehouse.store import RunTables, Warehouse
@@ -43,24 +56,12 @@ class RunSummary:
     articles_unchanged: int
     entity_mentions: int
     entities: int
+    event_mentions: int
+    events: int
     duplicates: int
     quarantined: int
     quarantined_by_stage: dict[str, int]
     failed_expectations: int
-
-
-@lru_cache(maxsize=2)
-def entity_model(name: str):
-    """The spaCy pipeline with only the components entity mentions need (loaded once per process)."""
-    import spacy
-
-    nlp = spacy.load(name)
-    for component in reversed(nlp.component_names):  # listeners go before the tok2vec they listen to
-        if component not in ENTITY_COMPONENTS:
-            nlp.remove_pipe(component)
-    for component in ENTITY_COMPONENTS:
-        nlp.enable_pipe(component)
-    return nlp
 
 
 @task(cache_policy=NO_CACHE)
@@ -127,13 +128,47 @@ def validate(validator: Validator, table_name: str, frame: pl.DataFrame) -> Tabl
 
 
 @task(cache_policy=NO_CACHE)
-def extract_entities(articles: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Entity mentions of the articles' titles and texts, from the spaCy model."""
+def extract_language(articles: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Language]:
+    """Entity mentions and coded events of the articles' titles and texts, from the spaCy model."""
     documents = nlp_documents(articles.lazy()).collect()
-    texts = documents["content"].to_list()
-    processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
-    spans = entity_spans(entity_model(settings.model), texts, settings.nlp_batch_size, processes)
-    return article_entity_mentions(documents.lazy(), spans.lazy()).collect()
+    processes = settings.nlp_processes if documents.height >= settings.nlp_parallel_min_docs else 1
+    res = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries))
+    return documents, analysed(documents, res, settings.nlp_batch_size, processes)
+
+
+@task(cache_policy=NO_CACHE)
+def toned(articles: pl.DataFrame) -> pl.DataFrame:
+    """The articles with their document tone."""
+    tones = article_tone(articles.lazy(), tone_lexicon().lazy())
+    return articles.lazy().drop("tone", strict=False).join(tones, on="article_id", how="left",
+                                                          maintain_order="left").collect()
+
+
+@task(cache_policy=NO_CACHE)
+def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFrame,
+                settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Event mentions (mention_id) and events (event_id) of the coded sentences: dated against the
+    articles' publication dates, placed with the gazetteer, coded with the CAMEO codebook."""
+    codebook = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries)).codebook
+    dated = dated_event_mentions(language.coded.lazy(), documents.lazy(), articles.lazy(),
+                                 sentence_dates(language.spans.lazy()))
+    mentions = identified_event_mentions(resolved_event_dates(dated)).collect()
+    places = (
+        mentions.lazy().select(pl.col("mention_id").alias("event_key"), "article_id", "field", "sentence_index")
+        .join(language.mentions.lazy().filter(pl.col("entity_label").is_in(["GPE", "LOC", "FAC"]))
+              .select("article_id", pl.col("field").alias("_field"), pl.col("sentence_index").alias("_sentence"),
+                      pl.col("name").alias("place_text"), pl.col("start_char").alias("position")),
+              on="article_id", how="inner")
+        .select("event_key", "place_text",
+                scope=pl.when((pl.col("field") == pl.col("_field")) & (pl.col("sentence_index") == pl.col("_sentence")))
+                .then(pl.lit("sentence")).otherwise(pl.lit("article")),
+                position=(pl.when(pl.col("_field") == "title").then(0).otherwise(1_000_000) + pl.col("position"))
+                .cast(pl.Int32))
+        .sort("event_key", "scope", "position")
+    )
+    geography = action_geography(places, gazetteer().lazy()).rename({"event_key": "mention_id"})
+    events = event_rows(mentions.lazy(), articles.lazy(), codebook.lazy(), geography).collect()
+    return mentions, events
 
 
 @task(cache_policy=NO_CACHE)
@@ -167,7 +202,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     fetch_states = _fetched_documents(urls, store.fetch_state(), settings, extracted, started_at)
     records = extracted.records_frame()
     normalized = normalize(records, started_at)
-    compared = compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store)
+    compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store))
     checked = validate(validator, "articles", compared.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != "")))
     failed_articles = _failed(checked, "article_id")
@@ -178,7 +213,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
                 good.height - to_load.height)
 
     # Copies are loaded (each keeps its provenance) but not sent to the language model again.
-    mentions = extract_entities(to_load.filter(pl.col("duplicate_of").is_null()), settings)
+    documents, language = extract_language(to_load.filter(pl.col("duplicate_of").is_null()), settings)
+    mentions = language.mentions
     with_sources = mention_checks(mentions.lazy(), to_load.lazy()).join(
         to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
     ).collect()
@@ -191,6 +227,22 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     good_entities = entity_rows.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
     good_mentions = good_mentions.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
 
+    event_mentions, event_candidates = code_events(documents, language, to_load, settings)
+    codebook = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries)).codebook
+    checked_events = event_checks(event_candidates.lazy(), codebook.lazy()).collect()
+    event_validation = validate(validator, "events", checked_events)
+    failed_events = _failed(event_validation, "event_id").collect()
+    good_events = event_candidates.join(failed_events, on="event_id", how="anti", maintain_order="left")
+    event_mentions_checked = event_mention_checks(event_mentions.lazy(), to_load.lazy(), good_events.lazy()).join(
+        to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
+    ).collect()
+    event_mention_validation = validate(validator, "event_mentions", event_mentions_checked)
+    good_event_mentions = event_mentions.join(_failed(event_mention_validation, "mention_id").collect(),
+                                              on="mention_id", how="anti", maintain_order="left")
+    # An event all of whose mentions failed is not published either.
+    good_events = good_events.join(good_event_mentions.select("event_id").unique(), on="event_id", how="semi",
+                                   maintain_order="left")
+
     rejects = pl.concat([
         pl.DataFrame(extracted.rejects, schema=REJECTS).lazy(),
         normalize_rejects(normalized.lazy()),
@@ -199,12 +251,17 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         # entities are derived from many articles; their rejects name the table they were derived from
         validation_rejects(entity_rows.lazy().with_columns(source_uri=pl.lit("derived:entity_mentions")),
                            failed_entities.lazy(), "entity_id"),
+        validation_rejects(event_mentions_checked.lazy(), _failed(event_mention_validation, "mention_id"),
+                           "mention_id"),
+        validation_rejects(checked_events.lazy().with_columns(source_uri=pl.lit("derived:event_mentions")),
+                           failed_events.lazy(), "event_id"),
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
     quarantine_validation = validate(validator, "quarantine", quarantine)
     validator.build_docs()
 
-    validations = [checked, mention_validation, entity_validation, quarantine_validation]
+    validations = [checked, mention_validation, entity_validation, event_mention_validation, event_validation,
+                   quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
     by_stage = dict(quarantine.group_by("stage").len().sort("stage").iter_rows())
     summary = RunSummary(
@@ -218,6 +275,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         articles_unchanged=good.height - to_load.height,
         entity_mentions=good_mentions.height,
         entities=good_entities.height,
+        event_mentions=good_event_mentions.height,
+        events=good_events.height,
         duplicates=to_load.filter(pl.col("duplicate_of").is_not_null()).height,
         quarantined=quarantine.height,
         quarantined_by_stage=by_stage,
@@ -235,6 +294,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         articles=conformed(to_load, ARTICLES),
         entity_mentions=conformed(good_mentions, ENTITY_MENTIONS),
         entities=conformed(good_entities, ENTITIES),
+        event_mentions=conformed(good_event_mentions, EVENT_MENTIONS),
+        events=conformed(good_events, EVENTS),
         quarantine=conformed(quarantine, QUARANTINE),
         runs=conformed(run_row, RUNS),
         validation_results=validation_result_rows(

@@ -44,6 +44,9 @@ class Settings:
     http_retries: int = 2  # extra attempts after a timeout, connection error or 5xx
     http_retry_delay: float = 2.0  # seconds before the first retry, doubled for each next one
     http_max_bytes: int = 20 * 1024 * 1024
+    # Extra actor dictionaries (TSV or PETRARCH format), read after the shipped one so their
+    # entries win; NEWSFLOW_ACTOR_DICTIONARIES lists them separated by the OS path separator.
+    actor_dictionaries: tuple[str, ...] = ()
 
 
 def resolve_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -55,8 +58,13 @@ def resolve_settings(env: Mapping[str, str] | None = None, **overrides) -> Setti
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is None or name == "inputs":
             continue
-        values[name] = type(current)(raw) if not isinstance(current, Path) else Path(raw)
+        if isinstance(current, tuple):
+            values[name] = tuple(p for p in raw.split(os.pathsep) if p)
+        else:
+            values[name] = type(current)(raw) if not isinstance(current, Path) else Path(raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "inputs" in values:
         values["inputs"] = tuple(str(p) for p in values["inputs"]) or settings.inputs
+    if "actor_dictionaries" in values:
+        values["actor_dictionaries"] = tuple(str(p) for p in values["actor_dictionaries"])
     return replace(settings, **values)

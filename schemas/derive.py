@@ -28,6 +28,8 @@ def duckdb_type(dtype: pl.DataType) -> str:
         return "UBIGINT"
     if dtype == pl.Float64:
         return "DOUBLE"
+    if dtype == pl.Date:
+        return "DATE"
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
     if isinstance(dtype, pl.List):

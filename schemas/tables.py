@@ -70,6 +70,7 @@ ARTICLES = Table(
             "simhash": pl.UInt64,
             "duplicate_of": pl.String,
             "similarity": pl.Float64,
+            "tone": pl.Float64,  # GDELT-style document tone: % positive words - % negative words (VADER lexicon)
             "source_uri": pl.String,
             "record_key": pl.String,
             "ingested_at": UTC_TS,
@@ -80,7 +81,7 @@ ARTICLES = Table(
     required=("article_id", "title", "text", "word_count", "content_hash", "text_hash", "source_uri",
               "ingested_at"),
     ranges={"word_count": (0, None), "published_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT),
-            "source_updated_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT), "similarity": (0.0, 1.0)},
+            "source_updated_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT), "similarity": (0.0, 1.0), "tone": (-100.0, 100.0)},
     row_checks=("has_title_or_text",),
 )
 
@@ -110,12 +111,14 @@ ENTITY_MENTIONS = Table(
 
 ENTITIES = Table(
     name="entities",
-    grain="one row per canonical entity name and label",
+    grain="one row per canonical entity (a real-world thing) across all articles",
     schema=pl.Schema(
         {
             "entity_id": pl.String,
             "name": pl.String,
             "label": pl.String,
+            "actor_code": pl.String,  # CAMEO actor code from the actor dictionaries (USA, PSEREBHMS, IGOUNO)
+            "country_code": pl.String,  # CAMEO/ISO 3166 alpha-3 country the entity belongs to
             "mention_count": pl.Int64,
             "article_count": pl.Int64,
         }
@@ -210,8 +213,91 @@ FETCH_STATE = Table(
     required=("url", "status", "fetched_at"),
 )
 
+DATE_PRECISIONS = ("day", "week", "month", "year", "publication")
+GEO_PRECISIONS = ("city", "country")
+
+EVENT_MENTIONS = Table(
+    name="event_mentions",
+    grain="one row per event coded in a sentence of an article's title or text",
+    schema=pl.Schema(
+        {
+            "mention_id": pl.String,
+            "event_id": pl.String,
+            "article_id": pl.String,
+            "field": pl.String,
+            "sentence_index": pl.Int32,
+            "sentence_start_char": pl.Int32,
+            "sentence_end_char": pl.Int32,
+            "actor1_text": pl.String,
+            "actor1_start_char": pl.Int32,
+            "actor2_text": pl.String,
+            "actor2_start_char": pl.Int32,
+            "action_text": pl.String,
+            "action_start_char": pl.Int32,
+            "is_negated": pl.Boolean,
+            "is_hypothetical": pl.Boolean,
+            "confidence": pl.Float64,
+            "coder_version": pl.String,
+        }
+    ),
+    key=("mention_id",),
+    required=("mention_id", "event_id", "article_id", "field", "sentence_index", "sentence_start_char",
+              "sentence_end_char", "action_text", "action_start_char", "is_negated", "is_hypothetical",
+              "confidence", "coder_version"),
+    allowed={"field": FIELDS},
+    ranges={"sentence_index": (0, None), "sentence_start_char": (0, None), "confidence": (0.0, 1.0)},
+    row_checks=("is_span_exact", "has_event"),
+)
+
+EVENTS = Table(
+    name="events",
+    grain="one row per distinct event (date, actors, CAMEO code, negation, modality) across all articles",
+    schema=pl.Schema(
+        {
+            "event_id": pl.String,
+            "event_date": pl.Date,
+            "event_date_precision": pl.String,
+            "actor1_name": pl.String,
+            "actor1_code": pl.String,
+            "actor1_country_code": pl.String,
+            "actor1_entity_id": pl.String,
+            "actor2_name": pl.String,
+            "actor2_code": pl.String,
+            "actor2_country_code": pl.String,
+            "actor2_entity_id": pl.String,
+            "event_code": pl.String,
+            "event_base_code": pl.String,
+            "event_root_code": pl.String,
+            "quad_class": pl.Int32,
+            "goldstein_scale": pl.Float64,
+            "plover_event": pl.String,
+            "is_negated": pl.Boolean,
+            "is_hypothetical": pl.Boolean,
+            "action_geo_name": pl.String,
+            "action_geo_country_code": pl.String,
+            "action_geo_lat": pl.Float64,
+            "action_geo_lon": pl.Float64,
+            "action_geo_precision": pl.String,
+            "num_mentions": pl.Int64,
+            "num_articles": pl.Int64,
+            "num_sources": pl.Int64,
+            "avg_tone": pl.Float64,
+            "first_seen_at": UTC_TS,
+        }
+    ),
+    key=("event_id",),
+    required=("event_id", "event_code", "event_base_code", "event_root_code", "quad_class", "goldstein_scale",
+              "is_negated", "is_hypothetical", "num_mentions", "num_articles", "first_seen_at"),
+    allowed={"event_date_precision": DATE_PRECISIONS, "action_geo_precision": GEO_PRECISIONS,
+             "quad_class": (1, 2, 3, 4)},
+    ranges={"goldstein_scale": (-10.0, 10.0), "action_geo_lat": (-90.0, 90.0), "action_geo_lon": (-180.0, 180.0),
+            "num_mentions": (1, None), "num_articles": (1, None)},
+    row_checks=("is_code_in_codebook", "has_actor"),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, QUARANTINE, RUNS, VALIDATION_RESULTS, FETCH_STATE)
+    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, EVENT_MENTIONS, EVENTS, QUARANTINE, RUNS,
+                        VALIDATION_RESULTS, FETCH_STATE)
 }
 
 # Records as the extract stage hands them on, before normalization (not a warehouse table).
@@ -246,5 +332,54 @@ NER_SPANS = pl.Schema(
         "start_char": pl.Int32,
         "end_char": pl.Int32,
         "sentence_index": pl.Int32,
+    }
+)
+
+# Rows the spaCy call returns, one per token of one input text (not a warehouse table):
+# what the event coder walks. `token_index` and `head_index` count tokens within the text.
+TOKENS = pl.Schema(
+    {
+        "doc_index": pl.Int64,
+        "sentence_index": pl.Int32,
+        "token_index": pl.Int32,
+        "start_char": pl.Int32,
+        "end_char": pl.Int32,
+        "text": pl.String,
+        "lemma": pl.String,
+        "pos": pl.String,
+        "tag": pl.String,
+        "dep": pl.String,
+        "head_index": pl.Int32,
+    }
+)
+
+# Events as the coder finds them in one parsed text (not a warehouse table): one row per
+# (doc_index, sentence, action, actor1, actor2); offsets index that text.
+CODED_EVENTS = pl.Schema(
+    {
+        "doc_index": pl.Int64,
+        "sentence_index": pl.Int32,
+        "sentence_start_char": pl.Int32,
+        "sentence_end_char": pl.Int32,
+        "actor1_text": pl.String,
+        "actor1_start_char": pl.Int32,
+        "actor1_end_char": pl.Int32,
+        "actor1_code": pl.String,
+        "actor1_country_code": pl.String,
+        "actor1_entity_id": pl.String,
+        "actor1_name": pl.String,
+        "actor2_text": pl.String,
+        "actor2_start_char": pl.Int32,
+        "actor2_end_char": pl.Int32,
+        "actor2_code": pl.String,
+        "actor2_country_code": pl.String,
+        "actor2_entity_id": pl.String,
+        "actor2_name": pl.String,
+        "action_text": pl.String,
+        "action_start_char": pl.Int32,
+        "event_code": pl.String,
+        "is_negated": pl.Boolean,
+        "is_hypothetical": pl.Boolean,
+        "confidence": pl.Float64,
     }
 )

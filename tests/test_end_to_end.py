@@ -75,7 +75,8 @@ def test_validation_results_and_data_docs_are_written(seeded):
     results = sql(warehouse, "select table_name, count(*) n, bool_and(success) ok from validation_results "
                              "group by 1 order by 1")
     assert [(r["table_name"], r["ok"]) for r in results] == [
-        ("articles", True), ("entities", True), ("entity_mentions", True), ("quarantine", True)]
+        ("articles", True), ("entities", True), ("entity_mentions", True), ("event_mentions", True), ("events", True),
+        ("quarantine", True)]
     assert (warehouse / "docs" / "index.html").is_file()
     assert list((warehouse / "docs" / "validations" / "entity_mentions").rglob("*.html"))
 

@@ -31,6 +31,8 @@ def _run(run_id: str, at: datetime, text: str = "Qatar expels Hamas.", mentions=
         articles=_frame("articles", [article]),
         entity_mentions=_frame("entity_mentions", mention_rows),
         entities=_frame("entities", entity_rows),
+        event_mentions=_frame("event_mentions", []),
+        events=_frame("events", []),
         quarantine=_frame("quarantine", []),
         runs=_frame("runs", [{"run_id": run_id, "started_at": at, "status": "completed", "inputs": ["in.txt"]}]),
         validation_results=_frame("validation_results", []),
@@ -51,8 +53,9 @@ def test_publish_loads_every_table_and_exports_parquet(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
     assert dict(store.table_counts().iter_rows()) == {
-        "articles": 1, "entities": 1, "entity_mentions": 1, "quarantine": 0, "runs": 1, "validation_results": 0,
-        "fetch_state": 1}
+        "articles": 1, "entities": 1, "entity_mentions": 1, "event_mentions": 0, "events": 0, "quarantine": 0,
+        "runs": 1, "validation_results": 0, "fetch_state": 1}
+    assert store.view_names() == ["actor_network", "daily_event_counts", "entity_co_mentions", "event_timeline"]
     for name in TABLES:
         exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
         assert exported.height == store.query(f"SELECT count(*) AS n FROM {name}").item()

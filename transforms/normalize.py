@@ -192,6 +192,7 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
             language=detected_language(pl.when(pl.col("text") != "").then(pl.col("text")).otherwise(pl.col("title"))),
             ingested_at=pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")),
             updated_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")),
+            tone=pl.lit(None, dtype=pl.Float64),  # scored once the articles are known new or changed
         )
         .with_columns(reject_reason=reject_reason)
         .unique("article_id", keep="first", maintain_order=True)

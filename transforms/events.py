@@ -1,0 +1,474 @@
+"""Who did what to whom: CAMEO-coded event mentions from dependency-parsed sentences.
+
+The coder walks spaCy's dependency parse of each sentence (the token rows of `transforms.nlp`):
+for every verb found in the verb lexicon it takes the source actor from the subject (or the agent
+of a passive, or the subject of the verb it depends on) and the target actor from the object, a
+preposition the lexicon names, or the subject of a passive. Actors are resolved through the
+entity layer (dictionary codes of countries, groups, IGOs, leaders) and agent nouns ("Qatari
+officials" -> QAT + GOV). Negated and hypothetical/future actions are flagged, not dropped.
+Pure: frames in, frames out; the only Python loop walks parse trees, which no expression can.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from schemas import CODED_EVENTS
+from transforms.normalize import stable_id
+
+CODER_VERSION = "newsflow-coder-1"
+
+# Verbs whose complement clause carries the event: the reporting verb itself is not an event.
+REPORTING_VERBS = frozenset({
+    "say", "tell", "announce", "report", "claim", "state", "add", "note", "indicate", "suggest", "confirm",
+    "reveal", "insist", "explain", "write", "quote", "describe", "acknowledge", "stress", "argue", "assert",
+    "declare", "believe", "think", "know", "learn", "hear", "show", "mention", "understand", "allege",
+})
+MODALS = frozenset({"could", "would", "may", "might", "should", "will", "shall", "can", "must", "'ll", "wo", "ca"})
+# Governing words that make the action they introduce not (yet) a fact.
+HYPOTHETICAL_GOVERNORS = frozenset({
+    "expect", "plan", "intend", "want", "hope", "seek", "aim", "consider", "propose", "prepare", "wish", "try",
+    "attempt", "vow", "pledge", "promise", "threaten", "warn", "likely", "able", "ready", "set", "go", "need",
+    "offer", "ask", "urge", "call", "demand", "push", "press", "encourage", "propose", "would", "unlikely",
+    "possible", "mull", "weigh", "discuss",
+})
+# Governing words that negate the action they introduce.
+NEGATING_GOVERNORS = frozenset({"refuse", "fail", "decline", "reject", "deny", "avoid", "stop", "cease", "halt"})
+TARGET_PREPOSITIONS = ("with", "against", "to", "on", "at", "into", "toward", "towards", "from", "over", "for")
+SUBJECT_DEPS = ("nsubj", "csubj")
+PASSIVE_SUBJECT_DEPS = ("nsubjpass", "csubjpass")
+RELATIVE_PRONOUNS = frozenset({"who", "which", "that", "whom"})
+NON_ACTOR_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "LANGUAGE",
+                              "WORK_OF_ART", "LAW", "PRODUCT", "EVENT"})
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """What the coder looks up: verbs -> CAMEO codes, agent nouns -> agent codes."""
+
+    verbs: dict[str, list[tuple[str, str, str, str]]]  # lemma -> [(particle, object, preposition, code)]
+    agents: dict[str, str]  # lower-case noun lemma -> agent code (GOV, MIL, ...)
+
+    @classmethod
+    def from_frames(cls, verbs: pl.DataFrame, agents: pl.DataFrame) -> "Lexicon":
+        """The lexicon of the verb rows (lemma, particle, object, preposition, code) and agent rows
+        (noun, agent_code)."""
+        by_lemma: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+        for row in verbs.select("lemma", "particle", "object", "preposition", "code").iter_rows():
+            lemma, particle, obj, prep, code = (v or "" for v in row)
+            by_lemma[lemma.lower()].append((particle.lower(), obj.lower(), prep.lower(), code))
+        nouns = {n.lower(): c for n, c in agents.select("noun", "agent_code").iter_rows() if n and c}
+        return cls(dict(by_lemma), nouns)
+
+
+@dataclass
+class _Token:
+    i: int
+    start: int
+    end: int
+    text: str
+    lemma: str
+    pos: str
+    tag: str
+    dep: str
+    head: int
+    children: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Actor:
+    text: str
+    start: int
+    end: int
+    code: str | None
+    country_code: str | None
+    entity_id: str | None
+    name: str | None
+    from_pronoun: bool = False
+
+
+class _Sentence:
+    def __init__(self, rows: list[tuple], content: str, entities: list[dict], lexicon: Lexicon):
+        self.tokens = {r[0]: _Token(*r) for r in rows}
+        for t in self.tokens.values():
+            if t.head != t.i and t.head in self.tokens:
+                self.tokens[t.head].children.append(t.i)
+        self.content = content
+        self.entities = entities  # resolved entity spans inside this sentence
+        self.lexicon = lexicon
+
+    def kids(self, t: _Token, *deps: str) -> list[_Token]:
+        return [self.tokens[c] for c in t.children if self.tokens[c].dep in deps]
+
+    def head(self, t: _Token) -> _Token | None:
+        return self.tokens.get(t.head) if t.head != t.i else None
+
+    def entity_at(self, t: _Token) -> dict | None:
+        for e in self.entities:
+            if e["start_char"] <= t.start and t.end <= e["end_char"]:
+                return e
+        return None
+
+    # -- actors ---------------------------------------------------------------------------
+    def actors(self, noun: _Token) -> list[_Actor]:
+        """The actors a noun phrase names: its head and every conjoined head ("X and Y")."""
+        heads = [noun]
+        frontier = [noun]
+        while frontier:
+            for c in self.kids(frontier.pop(), "conj", "appos"):
+                if c.dep == "conj":
+                    heads.append(c)
+                frontier.append(c)
+        found = []
+        for h in heads:
+            found.extend(self._resolved(h))
+        return found
+
+    def _span(self, first: int, last: int) -> tuple[int, int]:
+        return self.tokens[first].start, self.tokens[last].end
+
+    def _resolved(self, noun: _Token) -> list[_Actor]:
+        if noun.tag == "WP" or noun.lemma.lower() in RELATIVE_PRONOUNS and noun.pos == "PRON":
+            return []
+        if noun.pos == "PRON":
+            return []
+        ent = self.entity_at(noun)
+        if ent is not None:
+            if ent["label"] in NON_ACTOR_LABELS:
+                return []
+            # A nationality used as a modifier ("Qatari officials") is handled below; used as a
+            # noun ("the Israelis") it names its country.
+            if ent["label"] != "NORP" or noun.dep not in ("amod", "compound"):
+                return [_Actor(ent["text"], ent["start_char"], ent["end_char"], ent.get("actor_code"),
+                               ent.get("country_code"), ent.get("entity_id"), ent.get("name"))]
+        agent = self.lexicon.agents.get(noun.lemma.lower())
+        # Modifiers naming who the noun belongs to: "Qatari officials", "U.S. officials",
+        # "Hamas leaders", "Israel's army", and conjoined ones ("Hungarian and Romanian officials").
+        owners: list[tuple[_Token, dict]] = []
+        for m in self.kids(noun, "compound", "amod", "poss", "nmod", "npadvmod"):
+            for mm in [m] + [c for c in self._conjuncts(m)]:
+                e = self.entity_at(mm)
+                if e is not None and e.get("actor_code"):
+                    if all(o[1] is not e for o in owners):
+                        owners.append((mm, e))
+        if not owners and not agent:
+            return []
+        left = min([noun.i] + [t.i for m in self.kids(noun, "compound", "amod", "poss", "nmod", "det")
+                               for t in [m] if t.dep != "det"])
+        start, end = self._span(left, noun.i)
+        text = self.content[start:end]
+        if not owners:
+            return [_Actor(text, start, end, agent, None, None, None)]
+        actors = []
+        for _, e in owners:
+            code = e["actor_code"]
+            if agent and e.get("kind") in ("country", "nationality") and len(code) == 3:
+                code = code + agent
+            actors.append(_Actor(text, start, end, code, e.get("country_code"), e.get("entity_id"), e.get("name")))
+        return actors
+
+    def _conjuncts(self, t: _Token) -> list[_Token]:
+        out, frontier = [], [t]
+        while frontier:
+            for c in self.kids(frontier.pop(), "conj"):
+                out.append(c)
+                frontier.append(c)
+        return out
+
+    def _pobj(self, prep: _Token) -> list[_Actor]:
+        found = []
+        for o in self.kids(prep, "pobj"):
+            found.extend(self.actors(o))
+        return found
+
+    def subjects(self, verb: _Token, depth: int = 0) -> tuple[list[_Actor], bool]:
+        """Source actors of `verb` and whether they come from the verb it depends on."""
+        if self.kids(verb, *PASSIVE_SUBJECT_DEPS):
+            found = []
+            for agent in self.kids(verb, "agent"):
+                found.extend(self._pobj(agent))
+            return found, False
+        subjects = self.kids(verb, *SUBJECT_DEPS)
+        if subjects:
+            found = []
+            for s in subjects:
+                if s.lemma.lower() in RELATIVE_PRONOUNS and verb.dep == "relcl" and self.head(verb) is not None:
+                    found.extend(self.actors(self.head(verb)))
+                else:
+                    found.extend(self.actors(s))
+            return found, False
+        head = self.head(verb)
+        if depth < 4 and head is not None and verb.dep in ("xcomp", "conj", "advcl", "ccomp") and head.pos in (
+                "VERB", "AUX", "ADJ"):
+            if verb.dep in ("xcomp", "conj") or head.pos == "ADJ":
+                # "X agreed to expel Y", "X met Y and signed ...", "X is likely to ..."; a raising
+                # passive ("X is expected to visit") lends its passive subject.
+                raised = [a for s in self.kids(head, *PASSIVE_SUBJECT_DEPS) for a in self.actors(s)]
+                if raised and head.lemma.lower() in HYPOTHETICAL_GOVERNORS:
+                    return raised, True
+                found, _ = self.subjects(head, depth + 1)
+                return found, True
+        if verb.dep == "relcl" and head is not None:
+            return [], False
+        return [], False
+
+    def objects(self, verb: _Token, preposition: str, obj: str) -> list[_Actor]:
+        """Target actors of `verb`: passive subject, the lexicon's preposition, the object."""
+        passive = self.kids(verb, *PASSIVE_SUBJECT_DEPS)
+        if passive:
+            return [a for s in passive for a in self.actors(s)]
+        holders = [verb] + [o for o in self.kids(verb, "dobj") if obj and o.lemma.lower() == obj]
+        if preposition:
+            for h in holders:
+                for p in self.kids(h, "prep"):
+                    if p.text.lower() == preposition:
+                        found = self._pobj(p)
+                        if found:
+                            return found
+        if not obj:
+            for o in self.kids(verb, "dobj", "dative", "attr", "oprd"):
+                found = self.actors(o)
+                if found:
+                    return found
+        for h in holders:
+            for p in self.kids(h, "prep", "dative"):
+                if p.text.lower() in TARGET_PREPOSITIONS:
+                    found = self._pobj(p) if p.dep == "prep" else self.actors(p)
+                    if found:
+                        return found
+        return []
+
+    # -- actions -------------------------------------------------------------------------
+    def code(self, verb: _Token) -> tuple[str, str, str, float] | None:
+        """(code, preposition, object, specificity) of the best lexicon row for `verb`."""
+        rows = self.lexicon.verbs.get(verb.lemma.lower())
+        if not rows:
+            return None
+        particles = {c.text.lower() for c in self.kids(verb, "prt")} | {
+            c.text.lower() for c in self.kids(verb, "advmod", "prep") if c.pos in ("ADP", "ADV")}
+        objects = {c.lemma.lower() for c in self.kids(verb, "dobj", "pobj")}
+        preps = {c.text.lower() for c in self.kids(verb, "prep", "agent", "dative")}
+        best = None
+        for particle, obj, prep, code in rows:
+            if particle and particle not in particles:
+                continue
+            if obj and obj not in objects:
+                continue
+            if prep and prep not in preps:
+                continue
+            score = (2 if particle else 0) + (2 if obj else 0) + (1 if prep else 0)
+            if best is None or score > best[3]:
+                best = (code, prep, obj, score)
+        return best
+
+    def flags(self, verb: _Token) -> tuple[bool, bool]:
+        """(is_negated, is_hypothetical) of the action `verb` names."""
+        negated = bool(self.kids(verb, "neg"))
+        hypothetical = any(a.lemma.lower() in MODALS or a.text.lower() in MODALS for a in self.kids(verb, "aux"))
+        if any(m.text.lower() in ("if", "unless", "whether") for m in self.kids(verb, "mark")):
+            hypothetical = True
+        t, depth = verb, 0
+        while depth < 4 and t.dep in ("xcomp", "ccomp", "conj", "advcl", "acl") and self.head(t) is not None:
+            governor = self.head(t)
+            lemma = governor.lemma.lower()
+            if t.dep in ("xcomp", "acl") and lemma in HYPOTHETICAL_GOVERNORS:
+                hypothetical = True
+            if t.dep == "xcomp" and lemma in NEGATING_GOVERNORS:
+                negated = True
+            if t.dep in ("xcomp", "conj") and self.kids(governor, "neg"):
+                negated = True
+            if any(a.lemma.lower() in MODALS or a.text.lower() in MODALS for a in self.kids(governor, "aux")):
+                hypothetical = hypothetical or t.dep in ("xcomp", "conj")
+            if any(m.text.lower() in ("if", "unless") for m in self.kids(governor, "mark")) and t.dep != "ccomp":
+                hypothetical = True
+            t, depth = governor, depth + 1
+        return negated, hypothetical
+
+    def events(self) -> list[dict]:
+        out = []
+        for verb in sorted(self.tokens.values(), key=lambda t: t.i):
+            if verb.pos != "VERB" or verb.dep == "prep":  # "according to" is no event
+                continue
+            lemma = verb.lemma.lower()
+            if lemma in REPORTING_VERBS:
+                continue
+            coded = self.code(verb)
+            if coded is None:
+                continue
+            code, preposition, obj, specificity = coded
+            sources, inherited = self.subjects(verb)
+            targets = self.objects(verb, preposition, obj)
+            if not targets:  # "threatened to attack X", "agreed to expel X": the complement's target
+                for x in self.kids(verb, "xcomp"):
+                    targets = self.objects(x, "", "")
+                    if targets:
+                        break
+            if not sources and not targets:
+                continue
+            negated, hypothetical = self.flags(verb)
+            for s in sources or [None]:
+                for t in targets or [None]:
+                    if s is not None and t is not None and (s.start, s.code, s.name) == (t.start, t.code, t.name):
+                        continue
+                    confidence = 0.4 + 0.2 * (s is not None and s.code is not None) + 0.2 * (
+                        t is not None and t.code is not None) + 0.1 * (specificity > 0) + 0.1 * (not inherited)
+                    out.append({
+                        "action_text": verb.text, "action_start_char": verb.start, "event_code": code,
+                        "is_negated": negated, "is_hypothetical": hypothetical,
+                        "confidence": round(min(confidence, 1.0), 2), **_actor_columns("actor1", s),
+                        **_actor_columns("actor2", t),
+                    })
+        return out
+
+
+def _actor_columns(prefix: str, actor: _Actor | None) -> dict:
+    names = ("text", "start_char", "end_char", "code", "country_code", "entity_id", "name")
+    if actor is None:
+        return {f"{prefix}_{n}": None for n in names}
+    return {f"{prefix}_text": actor.text, f"{prefix}_start_char": actor.start, f"{prefix}_end_char": actor.end,
+            f"{prefix}_code": actor.code, f"{prefix}_country_code": actor.country_code,
+            f"{prefix}_entity_id": actor.entity_id, f"{prefix}_name": actor.name or actor.text}
+
+def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
+                 lexicon: Lexicon) -> pl.DataFrame:
+    """One row per event coded in a sentence (doc_index, sentence_index, action_start_char,
+    actor1/actor2 start): CODED_EVENTS. `documents` has doc_index and content; `entities` holds
+    the resolved entity spans (doc_index, start_char, end_char, text, label, entity_id, name,
+    actor_code, country_code, kind)."""
+    contents = dict(documents.select("doc_index", "content").iter_rows())
+    by_sentence: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    if entities.height:
+        spans = entities.join(
+            tokens.select("doc_index", "sentence_index", pl.col("start_char").alias("_token_start")),
+            left_on=["doc_index", "start_char"], right_on=["doc_index", "_token_start"], how="inner",
+        )
+        for e in spans.iter_rows(named=True):
+            by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
+    rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
+    columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
+    candidates = tokens.filter(
+        pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index")
+    ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
+    for (doc_index, sentence_index), sentence in candidates.items():
+        content = contents[doc_index]
+        parsed = _Sentence(sentence.select(columns).rows(), content,
+                           by_sentence.get((doc_index, sentence_index), []), lexicon)
+        start = sentence["start_char"].min()
+        end = sentence["end_char"].max()
+        for event in parsed.events():
+            event.update(doc_index=doc_index, sentence_index=sentence_index, sentence_start_char=start,
+                         sentence_end_char=end)
+            for name in rows:
+                rows[name].append(event.get(name))
+    return pl.DataFrame(rows, schema=CODED_EVENTS).unique(
+        ["doc_index", "action_start_char", "actor1_start_char", "actor1_code", "actor2_start_char", "actor2_code",
+         "event_code"], keep="first", maintain_order=True)
+
+
+def _actor_key(prefix: str) -> pl.Expr:
+    """Who an actor is for event identity: its CAMEO code, else its entity, else its name."""
+    return pl.coalesce(f"{prefix}_code", f"{prefix}_entity_id", pl.col(f"{prefix}_name").str.to_lowercase())
+
+
+def sentence_dates(spans: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (doc_index, sentence_index) with the first DATE expression of the sentence."""
+    return (
+        spans.filter(pl.col("label") == "DATE")
+        .sort("doc_index", "start_char")
+        .group_by("doc_index", "sentence_index", maintain_order=True)
+        .agg(pl.col("text").first().alias("date_text"))
+    )
+
+
+def dated_event_mentions(coded: pl.LazyFrame, documents: pl.LazyFrame, articles: pl.LazyFrame,
+                         dates: pl.LazyFrame) -> pl.LazyFrame:
+    """The coded events placed in their articles: one row per (doc_index, sentence, action,
+    actors) with article_id, field, published_at and the sentence's date expression (date_text)."""
+    return (
+        coded.join(documents.select("doc_index", "article_id", "field"), on="doc_index", how="inner",
+                   maintain_order="left")
+        .join(articles.select("article_id", "published_at"), on="article_id", how="left", maintain_order="left")
+        .join(dates, on=["doc_index", "sentence_index"], how="left", maintain_order="left")
+    )
+
+
+def identified_event_mentions(dated: pl.LazyFrame) -> pl.LazyFrame:
+    """The dated mentions (with event_date) given their keys: mention_id (article, field, action and
+    actor spans, code) and event_id (date, actor1, actor2, code, negation, modality), plus the
+    coder version."""
+    return dated.with_columns(
+        mention_id=stable_id(pl.col("article_id"), pl.col("field"), pl.col("action_start_char"),
+                             pl.col("actor1_start_char"), pl.col("actor1_code"), pl.col("actor2_start_char"),
+                             pl.col("actor2_code"), pl.col("event_code")),
+        event_id=stable_id(pl.col("event_date"), _actor_key("actor1"), _actor_key("actor2"), pl.col("event_code"),
+                           pl.col("is_negated"), pl.col("is_hypothetical")),
+        coder_version=pl.lit(CODER_VERSION),
+    ).unique("mention_id", keep="first", maintain_order=True)
+
+
+def event_mention_checks(mentions: pl.LazyFrame, articles: pl.LazyFrame, events: pl.LazyFrame) -> pl.LazyFrame:
+    """The event mentions with `is_span_exact` (sentence, actors and action spans equal their
+    texts in the stored field) and `has_event` (the event_id is among `events`)."""
+    texts = articles.select("article_id", "title", "text").unpivot(
+        index="article_id", on=["title", "text"], variable_name="field", value_name="_content")
+
+    def exact(text: str, start: str) -> pl.Expr:
+        span = pl.col("_content").str.slice(pl.col(start), pl.col(text).str.len_chars())
+        return pl.col(text).is_null() | (span == pl.col(text))
+
+    sentence = pl.col("_content").str.slice(pl.col("sentence_start_char"),
+                                            pl.col("sentence_end_char") - pl.col("sentence_start_char"))
+    return (
+        mentions.join(texts, on=["article_id", "field"], how="left", maintain_order="left")
+        .with_columns(
+            is_span_exact=(exact("actor1_text", "actor1_start_char") & exact("actor2_text", "actor2_start_char")
+                           & exact("action_text", "action_start_char")
+                           & (sentence.str.len_chars() == pl.col("sentence_end_char") - pl.col("sentence_start_char"))
+                           & sentence.str.contains(pl.col("action_text"), literal=True)).fill_null(False),
+            has_event=pl.col("event_id").is_in(events.select("event_id").collect().to_series().implode()),
+        )
+        .drop("_content")
+    )
+
+
+def event_rows(mentions: pl.LazyFrame, articles: pl.LazyFrame, codebook: pl.LazyFrame,
+               geography: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per event (event_id) of these mentions: the first mention's actors, date and place,
+    the codebook's base/root code, quad class, Goldstein score and PLOVER category, and counts over
+    these mentions (the warehouse recounts them over all stored mentions after loading).
+    `geography` has one row per mention_id with the action_geo_* columns."""
+    first = (
+        mentions.join(articles.select("article_id", "ingested_at"), on="article_id", how="left",
+                      maintain_order="left")
+        .sort("event_id", "ingested_at", "article_id", "field", "sentence_index", "action_start_char")
+    )
+    counted = first.join(articles.select("article_id", "tone", "source_name", "domain"), on="article_id",
+                         how="left", maintain_order="left").group_by("event_id").agg(
+        pl.len().cast(pl.Int64).alias("num_mentions"),
+        pl.col("article_id").n_unique().cast(pl.Int64).alias("num_articles"),
+        pl.coalesce("source_name", "domain").drop_nulls().n_unique().cast(pl.Int64).alias("num_sources"),
+        pl.col("tone").unique(maintain_order=True).mean().alias("avg_tone"),
+        pl.col("ingested_at").min().alias("first_seen_at"),
+    )
+    return (
+        first.unique("event_id", keep="first", maintain_order=True)
+        .join(geography, on="mention_id", how="left")
+        .join(codebook.select("event_code", "event_base_code", "event_root_code", "quad_class",
+                              pl.col("goldstein").alias("goldstein_scale"), "plover_event"),
+              on="event_code", how="left")
+        .join(counted, on="event_id", how="left")
+        .with_columns(pl.col("quad_class").cast(pl.Int32), pl.col("goldstein_scale").cast(pl.Float64))
+        .sort("event_id")
+    )
+
+
+def event_checks(events: pl.LazyFrame, codebook: pl.LazyFrame) -> pl.LazyFrame:
+    """The events with `is_code_in_codebook` and `has_actor` (at least one named actor)."""
+    codes = codebook.select("event_code").collect().to_series().implode()
+    return events.with_columns(
+        is_code_in_codebook=pl.col("event_code").is_in(codes).fill_null(False),
+        has_actor=pl.col("actor1_name").is_not_null() | pl.col("actor2_name").is_not_null(),
+    )

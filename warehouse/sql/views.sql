@@ -1,0 +1,41 @@
+-- Ready-made views for analysts (recreated on every load; documented in the README).
+-- Negated ("did not expel") and hypothetical ("could expel") events are left out of the counts.
+
+CREATE OR REPLACE VIEW daily_event_counts AS
+SELECT event_date, event_root_code, quad_class,
+       count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein
+FROM events
+WHERE NOT is_negated AND NOT is_hypothetical
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW actor_network AS
+SELECT coalesce(actor1_code, actor1_name) AS actor1, coalesce(actor2_code, actor2_name) AS actor2,
+       count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein,
+       min(event_date) AS first_event_date, max(event_date) AS last_event_date
+FROM events
+WHERE NOT is_negated AND NOT is_hypothetical AND coalesce(actor1_code, actor1_name) IS NOT NULL
+  AND coalesce(actor2_code, actor2_name) IS NOT NULL
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW entity_co_mentions AS
+WITH pairs AS (
+    SELECT DISTINCT article_id, entity_id FROM entity_mentions
+)
+SELECT a.entity_id AS entity1_id, ea.name AS entity1_name, b.entity_id AS entity2_id, eb.name AS entity2_name,
+       count(*) AS articles
+FROM pairs AS a
+JOIN pairs AS b ON a.article_id = b.article_id AND a.entity_id < b.entity_id
+JOIN entities AS ea ON ea.entity_id = a.entity_id
+JOIN entities AS eb ON eb.entity_id = b.entity_id
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW event_timeline AS
+SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.event_code, e.plover_event,
+       e.actor2_name, e.actor2_code, e.goldstein_scale, e.is_negated, e.is_hypothetical,
+       m.actor1_text, m.action_text, m.actor2_text, m.mention_id, m.article_id, a.title AS article_title, a.url, m.field, m.sentence_index,
+       substring(CASE m.field WHEN 'title' THEN a.title ELSE a.text END,
+                 m.sentence_start_char + 1, m.sentence_end_char - m.sentence_start_char) AS evidence_sentence,
+       m.confidence
+FROM events AS e
+JOIN event_mentions AS m USING (event_id)
+JOIN articles AS a USING (article_id);
