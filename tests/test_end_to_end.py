@@ -88,11 +88,79 @@ def test_parquet_exports_match_the_duckdb_tables(seeded):
         assert pl.read_parquet(warehouse / "parquet" / name / f"{name}.parquet").height == rows
 
 
+EVENT_SPAN_SQL = """
+    SELECT m.*, e.event_code, e.event_root_code, e.actor1_code, e.actor2_code, e.quad_class, e.goldstein_scale,
+           e.plover_event, e.event_date, CASE m.field WHEN 'title' THEN a.title ELSE a.text END AS content
+    FROM event_mentions m JOIN events e USING (event_id) JOIN articles a USING (article_id)
+"""
+
+
+def _span(content: str, start, text) -> str | None:
+    return None if start is None else content[start:start + len(text)]
+
+
+def test_seed_events_hold_qatar_expelling_hamas_with_its_evidence(seeded):
+    warehouse, _ = seeded
+    rows = sql(warehouse, EVENT_SPAN_SQL)
+    expulsions = [r for r in rows if r["actor1_code"] == "QAT" and (r["actor2_code"] or "").startswith("PSE")
+                  and r["event_root_code"] == "17"]
+    assert expulsions, [(r["actor1_code"], r["event_code"], r["actor2_code"]) for r in rows]
+    for r in expulsions:
+        sentence = r["content"][r["sentence_start_char"]:r["sentence_end_char"]]
+        assert r["actor1_text"] in sentence and r["actor2_text"] in sentence and r["action_text"] in sentence
+        assert r["quad_class"] == 4 and -10 <= r["goldstein_scale"] < 0 and r["plover_event"]
+    # every stored span equals its stored text, for every event mention
+    for r in rows:
+        assert _span(r["content"], r["action_start_char"], r["action_text"]) == r["action_text"]
+        for actor in ("actor1", "actor2"):
+            if r[f"{actor}_text"] is not None:
+                assert _span(r["content"], r[f"{actor}_start_char"], r[f"{actor}_text"]) == r[f"{actor}_text"]
+    assert all(r["event_date"] is None for r in rows)  # the seed has no date: none is invented
+
+
+def test_seed_entities_are_linked_to_canonical_things(seeded):
+    warehouse, _ = seeded
+    ids = {(r["text"], r["entity_id"]) for r in sql(warehouse, "select text, entity_id from entity_mentions")}
+    by_text: dict[str, set] = {}
+    for text, entity_id in ids:
+        by_text.setdefault(text, set()).add(entity_id)
+    united_states = set().union(*(v for k, v in by_text.items() if k.endswith("United States")))
+    assert by_text["U.S."] == united_states and len(united_states) == 1
+    assert by_text["Trump"] == by_text["Donald Trump’s"]
+    assert by_text["Israeli"] == by_text["Israel"]  # a nationality links to its country
+    entity = sql(warehouse, "select * from entities where name = 'United States'")[0]
+    assert (entity["actor_code"], entity["country_code"], entity["label"]) == ("USA", "USA", "GPE")
+
+
+def test_views_answer_the_readme_queries(seeded):
+    warehouse, _ = seeded
+    timeline = sql(warehouse, "select * from event_timeline where event_code like '17%'")
+    assert timeline and all(r["action_text"] in r["evidence_sentence"] for r in timeline)
+    assert sql(warehouse, "select * from actor_network where actor1 = 'QAT'")
+    assert sql(warehouse, "select * from entity_co_mentions where entity1_name = 'Hamas' or entity2_name = 'Hamas'")
+    assert sql(warehouse, "select * from daily_event_counts")
+
+
+def test_a_second_article_on_the_same_event_raises_num_articles(seeded, tmp_path):
+    warehouse, _ = seeded
+    copy = tmp_path / "warehouse"
+    shutil.copytree(warehouse, copy)
+    before = {r["event_id"]: r["num_articles"] for r in sql(copy, "select event_id, num_articles from events")}
+    second = tmp_path / "second.txt"
+    second.write_text("Gulf state acts on Hamas\nQatar agreed to expel Hamas leaders from Doha, officials said.\n")
+    result = newsflow("run", str(second), "--warehouse", str(copy))
+    assert result.exit_code == 0, result.output
+    after = {r["event_id"]: r for r in sql(copy, "select * from events")}
+    raised = [e for e, n in before.items() if after[e]["num_articles"] == n + 1]
+    assert raised and any(after[e]["event_root_code"] == "17" for e in raised)
+    assert set(before) <= set(after)
+
+
 def test_running_again_changes_no_row_and_no_id(seeded, tmp_path):
     warehouse, _ = seeded
     copy = tmp_path / "warehouse"
     shutil.copytree(warehouse, copy)
-    data_tables = ["articles", "entity_mentions", "entities", "quarantine"]
+    data_tables = ["articles", "entity_mentions", "entities", "event_mentions", "events", "quarantine"]
     before = {t: sql(copy, f"select * from {t} order by all") for t in data_tables}
     again = newsflow("run", str(SEEDS), "--warehouse", str(copy))
     assert again.exit_code == 0, again.output
