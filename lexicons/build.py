@@ -552,14 +552,16 @@ def _object(word: str) -> str | None:
 
 def verb_rows(src: Path, valid: set[str]) -> tuple[list[tuple], Counter]:
     rows, stats = _verb_rows(src, valid)
-    keys = {r[:4] for r in rows}
-    for lemma, particle, obj, prep, code in NEWSFLOW_VERBS:
+    # A hand-curated row replaces the CAMEO.2.0 rows of the same verb pattern: the coder takes one
+    # code per pattern, and these were chosen for news usage ("agree" -> 030, not 050).
+    curated = {(lemma, particle, obj, prep): code for lemma, particle, obj, prep, code in NEWSFLOW_VERBS}
+    for (lemma, particle, obj, prep), code in curated.items():
         assert code in valid, f"hand-curated verb {lemma} has unknown code {code}"
-        if (lemma, particle, obj, prep) not in keys:
-            rows.append((lemma, particle, obj, prep, code, "newsflow"))
-            stats["newsflow rows added"] += 1
-        else:
-            stats["newsflow rows already in CAMEO.2.0"] += 1
+    replaced = [r for r in rows if r[:4] in curated]
+    stats["CAMEO.2.0 rows replaced by newsflow rows"] += len(replaced)
+    rows = [r for r in rows if r[:4] not in curated]
+    rows += [(*key, code, "newsflow") for key, code in curated.items()]
+    stats["newsflow rows"] += len(curated)
     return rows, stats
 
 

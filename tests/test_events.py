@@ -382,8 +382,6 @@ def test_an_event_takes_its_first_seen_mention():
     assert event.select("mention_id", "article_id", "num_sources").row(0) == ("m2", "early", 1)
 
 
-@pytest.mark.xfail(strict=True, reason="avg_tone averages the distinct tone values, not the articles: two "
-                                       "articles with the same tone count once (tone.unique().mean())")
 def test_average_tone_weighs_each_article_once():
     mentions = _event_mentions([("m1", "e1", "a1", "174"), ("m2", "e1", "a2", "174"), ("m3", "e1", "a3", "174")])
     event = event_rows(mentions, _event_articles({"a1": 1.0, "a2": 1.0, "a3": 4.0}), _codebook(),

@@ -37,6 +37,13 @@ HYPOTHETICAL_GOVERNORS = frozenset({
 })
 # Governing words that negate the action they introduce.
 NEGATING_GOVERNORS = frozenset({"refuse", "fail", "decline", "reject", "deny", "avoid", "stop", "cease", "halt"})
+# A future or promised action is coded, as CAMEO does, as a fact of its own: an intent to
+# cooperate (03x) for a cooperative action, a threat (13x) for a hostile one.
+FUTURE_MODALS = frozenset({"will", "would", "shall", "'ll"})
+INTENT_GOVERNORS = frozenset({"plan", "intend", "pledge", "promise", "vow", "agree", "offer", "prepare", "decide"})
+INTENT_OF_ROOT = {"04": "036", "05": "032", "06": "031", "07": "033", "08": "035"}
+THREAT_OF_ROOT = {"14": "133", "15": "138", "16": "132", "17": "137", "18": "138", "19": "138", "20": "138"}
+OBLIGATION_MODALS = frozenset({"must"})
 TARGET_PREPOSITIONS = ("with", "against", "to", "on", "at", "into", "toward", "towards", "from", "over", "for")
 SUBJECT_DEPS = ("nsubj", "csubj")
 PASSIVE_SUBJECT_DEPS = ("nsubjpass", "csubjpass")
@@ -287,6 +294,29 @@ class _Sentence:
             t, depth = governor, depth + 1
         return negated, hypothetical
 
+    def _is_announced_future(self, verb: _Token) -> bool:
+        """Whether the action is announced or promised ("X will meet Y", "X pledged to aid Y"),
+        rather than only possible ("could", "may") or conditional."""
+        if any(a.text.lower() in FUTURE_MODALS or a.lemma.lower() in FUTURE_MODALS for a in self.kids(verb, "aux")):
+            return True
+        governor = self.head(verb)
+        return verb.dep == "xcomp" and governor is not None and governor.lemma.lower() in INTENT_GOVERNORS
+
+    def _demand(self, verb: _Token) -> list[dict] | None:
+        """ "X said Y must do Z": X demands (100) of Y."""
+        if not any(a.text.lower() in OBLIGATION_MODALS for a in self.kids(verb, "aux")) or verb.dep != "ccomp":
+            return None
+        reporter = self.head(verb)
+        if reporter is None or reporter.lemma.lower() not in REPORTING_VERBS:
+            return None
+        sources, _ = self.subjects(reporter)
+        targets = [a for s in self.kids(verb, *SUBJECT_DEPS) for a in self.actors(s)]
+        if not sources or not targets:
+            return None
+        return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": "100", "is_negated": False,
+                 "is_hypothetical": False, "confidence": 0.6, **_actor_columns("actor1", s),
+                 **_actor_columns("actor2", t)} for s in sources for t in targets]
+
     def events(self) -> list[dict]:
         out = []
         for verb in sorted(self.tokens.values(), key=lambda t: t.i):
@@ -309,6 +339,17 @@ class _Sentence:
             if not sources and not targets:
                 continue
             negated, hypothetical = self.flags(verb)
+            if hypothetical and self._is_announced_future(verb):
+                root = code[:2]
+                if negated and root in INTENT_OF_ROOT:
+                    code, negated, hypothetical = "120", False, False  # "will not withdraw": a refusal
+                elif not negated and root in INTENT_OF_ROOT:
+                    code, hypothetical = INTENT_OF_ROOT[root], False
+                elif not negated and root in THREAT_OF_ROOT:
+                    code, hypothetical = THREAT_OF_ROOT[root], False
+            demand = self._demand(verb)
+            if demand is not None:
+                out.extend(demand)
             for s in sources or [None]:
                 for t in targets or [None]:
                     if s is not None and t is not None and (s.start, s.code, s.name) == (t.start, t.code, t.name):
@@ -450,7 +491,7 @@ def event_rows(mentions: pl.LazyFrame, articles: pl.LazyFrame, codebook: pl.Lazy
         pl.len().cast(pl.Int64).alias("num_mentions"),
         pl.col("article_id").n_unique().cast(pl.Int64).alias("num_articles"),
         pl.coalesce("source_name", "domain").drop_nulls().n_unique().cast(pl.Int64).alias("num_sources"),
-        pl.col("tone").unique(maintain_order=True).mean().alias("avg_tone"),
+        pl.col("tone").filter(pl.col("article_id").is_first_distinct()).mean().alias("avg_tone"),
         pl.col("ingested_at").min().alias("first_seen_at"),
     )
     return (
