@@ -44,6 +44,8 @@ INTENT_GOVERNORS = frozenset({"plan", "intend", "pledge", "promise", "vow", "agr
 INTENT_OF_ROOT = {"04": "036", "05": "032", "06": "031", "07": "033", "08": "035"}
 THREAT_OF_ROOT = {"14": "133", "15": "138", "16": "132", "17": "137", "18": "138", "19": "138", "20": "138"}
 OBLIGATION_MODALS = frozenset({"must"})
+QUANTITY_NOUNS = frozenset({"ten", "hundred", "thousand", "million", "dozen", "score", "group", "number", "crowd",
+                            "band", "team", "contingent", "batch", "patch", "unit", "couple", "handful", "lot"})
 TARGET_PREPOSITIONS = ("with", "against", "to", "on", "at", "into", "toward", "towards", "from", "over", "for")
 SUBJECT_DEPS = ("nsubj", "csubj")
 PASSIVE_SUBJECT_DEPS = ("nsubjpass", "csubjpass")
@@ -142,6 +144,11 @@ class _Sentence:
             return []
         if noun.pos == "PRON":
             return []
+        if noun.pos == "NUM" or noun.lemma.lower() in QUANTITY_NOUNS:
+            # "Tens of thousands of students", "a group of rebels": the actor is what is counted.
+            counted = [o for p in self.kids(noun, "prep") if p.text.lower() == "of" for o in self.kids(p, "pobj")]
+            if counted:
+                return self.actors(counted[0])
         ent = self.entity_at(noun)
         if ent is not None:
             if ent["label"] in NON_ACTOR_LABELS:
