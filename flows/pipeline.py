@@ -127,12 +127,17 @@ def validate(validator: Validator, table_name: str, frame: pl.DataFrame) -> Tabl
     return validator.validate(TABLES[table_name], frame)
 
 
+def _resources(settings: Settings):
+    """The model and lexicons for this run's actor dictionaries (loaded once per process)."""
+    return resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries))
+
+
 @task(cache_policy=NO_CACHE)
 def extract_language(articles: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, Language]:
     """Entity mentions and coded events of the articles' titles and texts, from the spaCy model."""
     documents = nlp_documents(articles.lazy()).collect()
     processes = settings.nlp_processes if documents.height >= settings.nlp_parallel_min_docs else 1
-    res = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries))
+    res = _resources(settings)
     return documents, analysed(documents, res, settings.nlp_batch_size, processes)
 
 
@@ -149,7 +154,7 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
                 settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Event mentions (mention_id) and events (event_id) of the coded sentences: dated against the
     articles' publication dates, placed with the gazetteer, coded with the CAMEO codebook."""
-    codebook = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries)).codebook
+    codebook = _resources(settings).codebook
     dated = dated_event_mentions(language.coded.lazy(), documents.lazy(), articles.lazy(),
                                  sentence_dates(language.spans.lazy()))
     mentions = identified_event_mentions(resolved_event_dates(dated)).collect()
@@ -228,7 +233,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     good_mentions = good_mentions.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
 
     event_mentions, event_candidates = code_events(documents, language, to_load, settings)
-    codebook = resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries)).codebook
+    codebook = _resources(settings).codebook
     checked_events = event_checks(event_candidates.lazy(), codebook.lazy()).collect()
     event_validation = validate(validator, "events", checked_events)
     failed_events = _failed(event_validation, "event_id").collect()

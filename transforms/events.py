@@ -140,9 +140,7 @@ class _Sentence:
         return self.tokens[first].start, self.tokens[last].end
 
     def _resolved(self, noun: _Token) -> list[_Actor]:
-        if noun.tag == "WP" or noun.lemma.lower() in RELATIVE_PRONOUNS and noun.pos == "PRON":
-            return []
-        if noun.pos == "PRON":
+        if noun.pos == "PRON" or noun.tag == "WP":
             return []
         if noun.pos == "NUM" or noun.lemma.lower() in QUANTITY_NOUNS:
             # "Tens of thousands of students", "a group of rebels": the actor is what is counted.
@@ -225,8 +223,6 @@ class _Sentence:
                     return raised, True
                 found, _ = self.subjects(head, depth + 1)
                 return found, True
-        if verb.dep == "relcl" and head is not None:
-            return [], False
         return [], False
 
     def objects(self, verb: _Token, preposition: str, obj: str) -> list[_Actor]:
