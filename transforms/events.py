@@ -465,16 +465,18 @@ def event_mention_checks(mentions: pl.LazyFrame, articles: pl.LazyFrame, events:
 
     sentence = pl.col("_content").str.slice(pl.col("sentence_start_char"),
                                             pl.col("sentence_end_char") - pl.col("sentence_start_char"))
+    known = events.select("event_id").unique().with_columns(_has_event=pl.lit(True))
     return (
         mentions.join(texts, on=["article_id", "field"], how="left", maintain_order="left")
+        .join(known, on="event_id", how="left", maintain_order="left")
         .with_columns(
             is_span_exact=(exact("actor1_text", "actor1_start_char") & exact("actor2_text", "actor2_start_char")
                            & exact("action_text", "action_start_char")
                            & (sentence.str.len_chars() == pl.col("sentence_end_char") - pl.col("sentence_start_char"))
                            & sentence.str.contains(pl.col("action_text"), literal=True)).fill_null(False),
-            has_event=pl.col("event_id").is_in(events.select("event_id").collect().to_series().implode()),
+            has_event=pl.col("_has_event").fill_null(False),
         )
-        .drop("_content")
+        .drop("_content", "_has_event")
     )
 
 
@@ -511,8 +513,8 @@ def event_rows(mentions: pl.LazyFrame, articles: pl.LazyFrame, codebook: pl.Lazy
 
 def event_checks(events: pl.LazyFrame, codebook: pl.LazyFrame) -> pl.LazyFrame:
     """The events with `is_code_in_codebook` and `has_actor` (at least one named actor)."""
-    codes = codebook.select("event_code").collect().to_series().implode()
-    return events.with_columns(
-        is_code_in_codebook=pl.col("event_code").is_in(codes).fill_null(False),
+    known = codebook.select("event_code").unique().with_columns(is_code_in_codebook=pl.lit(True))
+    return events.join(known, on="event_code", how="left", maintain_order="left").with_columns(
+        is_code_in_codebook=pl.col("is_code_in_codebook").fill_null(False),
         has_actor=pl.col("actor1_name").is_not_null() | pl.col("actor2_name").is_not_null(),
     )
