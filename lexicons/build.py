@@ -119,6 +119,25 @@ IRREGULAR_SINGULAR = {"men": "man", "women": "woman", "people": "people", "child
                       "forces": "force", "police": "police", "crises": "crisis", "media": "media",
                       "species": "species", "means": "means", "data": "data"}
 
+# Events named by a noun after a light verb ("staged demonstrations", "began a hunger strike",
+# "launched an offensive", "announced a suspension"): every light verb x event noun pair becomes a
+# verb + object row, so the coder's one object-matching rule codes them.
+LIGHT_VERBS = ("stage", "hold", "launch", "begin", "continue", "mount", "conduct", "start", "resume", "announce",
+               "organize", "organise", "carry", "call", "declare", "lead", "open")
+EVENT_NOUNS = {
+    "demonstration": "141", "protest": "140", "rally": "141", "march": "141", "sit-in": "141",
+    "hunger strike": "142", "strike": "143", "boycott": "143", "general strike": "143", "riot": "145",
+    "invasion": "192", "offensive": "190", "attack": "190", "assault": "190", "raid": "190", "airstrike": "195",
+    "air strike": "195", "bombing": "195", "investigation": "090", "inquiry": "090", "probe": "090",
+    "hearing": "090", "mediation": "045", "mediation effort": "045", "negotiation": "046", "talk": "046",
+    "meeting": "040", "consultation": "040", "summit": "040", "visit": "042", "suspension": "160",
+    "blockade": "191", "ceasefire": "0871", "cease-fire": "0871", "truce": "0871", "war game": "062",
+    "military exercise": "062", "joint exercise": "062", "crackdown": "175", "campaign": "140",
+}
+HALTING_VERBS = {("end", "mediation", "165"), ("end", "mediation effort", "165"), ("end", "talk", "164"),
+                 ("end", "negotiation", "164"), ("halt", "talk", "164")}
+
+
 # Hand-curated verbs missing from CAMEO.2.0 (or only there under a source:target code pair);
 # codes chosen from the CAMEO codebook descriptions (icews_cameo_codes/cameo-codes.csv).
 NEWSFLOW_VERBS = [
@@ -135,7 +154,10 @@ NEWSFLOW_VERBS = [
     ("host", "", "", "", "043"), ("negotiate", "", "", "", "046"), ("mediate", "", "", "", "045"),
     ("sign", "", "agreement", "", "057"), ("sign", "", "deal", "", "057"), ("sign", "", "treaty", "", "057"),
     ("suspend", "", "", "", "160"), ("suspend", "", "aid", "", "162"), ("suspend", "", "talk", "", "164"),
-    ("agree", "", "", "", "030"), ("agree", "", "", "to", "030"), ("pledge", "", "", "", "030"),
+    ("provide", "", "", "", "070"), ("agree", "", "", "", "030"), ("surrender", "", "", "", "0874"),
+    ("share", "", "", "", "064"), ("share", "", "", "with", "064"), ("lift", "", "state", "", "0814"),
+    ("lift", "", "curfew", "", "0813"), ("ease", "", "curfew", "", "0813"), ("shorten", "", "curfew", "", "0813"),
+    ("lift", "", "ban", "", "0812"), ("accept", "", "demand", "", "083"), ("agree", "", "", "to", "030"), ("pledge", "", "", "", "030"),
     ("promise", "", "", "", "030"), ("vow", "", "", "", "030"), ("urge", "", "", "", "020"),
     ("ask", "", "", "", "020"), ("appeal", "", "", "", "020"), ("call", "", "", "for", "020"),
     ("call", "", "", "on", "020"), ("demand", "", "", "", "100"), ("threaten", "", "", "", "130"),
@@ -555,7 +577,9 @@ def verb_rows(src: Path, valid: set[str]) -> tuple[list[tuple], Counter]:
     rows, stats = _verb_rows(src, valid)
     # A hand-curated row replaces the CAMEO.2.0 rows of the same verb pattern: the coder takes one
     # code per pattern, and these were chosen for news usage ("agree" -> 030, not 050).
-    curated = {(lemma, particle, obj, prep): code for lemma, particle, obj, prep, code in NEWSFLOW_VERBS}
+    curated = {(verb, "", noun, ""): code for verb in LIGHT_VERBS for noun, code in EVENT_NOUNS.items()}
+    curated.update({(verb, "", noun, ""): code for verb, noun, code in HALTING_VERBS if code})
+    curated.update({(lemma, particle, obj, prep): code for lemma, particle, obj, prep, code in NEWSFLOW_VERBS})
     for (lemma, particle, obj, prep), code in curated.items():
         assert code in valid, f"hand-curated verb {lemma} has unknown code {code}"
     replaced = [r for r in rows if r[:4] in curated]

@@ -33,17 +33,28 @@ HYPOTHETICAL_GOVERNORS = frozenset({
     "expect", "plan", "intend", "want", "hope", "seek", "aim", "consider", "propose", "prepare", "wish", "try",
     "attempt", "vow", "pledge", "promise", "threaten", "warn", "likely", "able", "ready", "set", "go", "need",
     "offer", "ask", "urge", "call", "demand", "push", "press", "encourage", "propose", "would", "unlikely",
-    "possible", "mull", "weigh", "discuss",
+    "possible", "mull", "weigh", "discuss", "willing", "prepared", "committed", "determined", "swear",
 })
 # Governing words that negate the action they introduce.
 NEGATING_GOVERNORS = frozenset({"refuse", "fail", "decline", "reject", "deny", "avoid", "stop", "cease", "halt"})
 # A future or promised action is coded, as CAMEO does, as a fact of its own: an intent to
 # cooperate (03x) for a cooperative action, a threat (13x) for a hostile one.
 FUTURE_MODALS = frozenset({"will", "would", "shall", "'ll"})
-INTENT_GOVERNORS = frozenset({"plan", "intend", "pledge", "promise", "vow", "agree", "offer", "prepare", "decide"})
+INTENT_GOVERNORS = frozenset({"plan", "intend", "pledge", "promise", "vow", "agree", "offer", "prepare", "decide",
+                              "willing", "prepared", "ready", "committed", "determined", "swear"})
 INTENT_OF_ROOT = {"04": "036", "05": "032", "06": "031", "07": "033", "08": "035"}
 THREAT_OF_ROOT = {"14": "133", "15": "138", "16": "132", "17": "137", "18": "138", "19": "138", "20": "138"}
 OBLIGATION_MODALS = frozenset({"must"})
+ANAPHORS = frozenset({"it", "they", "he", "she", "we"})
+# Subjects that are not actors ("the decision comes", "talks resumed").
+NON_ACTOR_NOUNS = frozenset({
+    "decision", "talk", "meeting", "move", "plan", "report", "statement", "agreement", "deal", "effort", "attack",
+    "fighting", "violence", "situation", "crisis", "war", "conflict", "process", "issue", "problem", "question",
+    "time", "year", "day", "week", "month", "result", "change", "policy", "law", "rule", "vote", "election",
+    "number", "percent", "price", "rate", "cost", "money", "economy", "market", "share", "stock", "evidence",
+    "news", "story", "article", "newspaper", "paper", "interview", "comment", "remark", "expulsion", "order",
+    "timing", "role", "support", "pressure", "indictment", "noose", "uncertainty", "sign", "step", "way",
+})
 QUANTITY_NOUNS = frozenset({"ten", "hundred", "thousand", "million", "dozen", "score", "group", "number", "crowd",
                             "band", "team", "contingent", "batch", "patch", "unit", "couple", "handful", "lot"})
 TARGET_PREPOSITIONS = ("with", "against", "to", "on", "at", "into", "toward", "towards", "from", "over", "for")
@@ -209,13 +220,20 @@ class _Sentence:
             for s in subjects:
                 if s.lemma.lower() in RELATIVE_PRONOUNS and verb.dep == "relcl" and self.head(verb) is not None:
                     found.extend(self.actors(self.head(verb)))
+                elif s.pos == "PRON" and s.lemma.lower() in ANAPHORS:
+                    # "Syria says it will ...", "Palestinian leaders said they would ...": the
+                    # pronoun of a reported clause is the reporter.
+                    reporter = self._reporter(verb)
+                    if reporter is not None:
+                        found.extend(self.subjects(reporter, depth + 1)[0])
                 else:
-                    found.extend(self.actors(s))
+                    found.extend(self.actors(s) or self._named(s))
             return found, False
         head = self.head(verb)
+        purpose = verb.dep == "advcl" and any(a.text.lower() == "to" for a in self.kids(verb, "aux"))
         if depth < 4 and head is not None and verb.dep in ("xcomp", "conj", "advcl", "ccomp") and head.pos in (
                 "VERB", "AUX", "ADJ"):
-            if verb.dep in ("xcomp", "conj") or head.pos == "ADJ":
+            if verb.dep in ("xcomp", "conj") or head.pos == "ADJ" or purpose:
                 # "X agreed to expel Y", "X met Y and signed ...", "X is likely to ..."; a raising
                 # passive ("X is expected to visit") lends its passive subject.
                 raised = [a for s in self.kids(head, *PASSIVE_SUBJECT_DEPS) for a in self.actors(s)]
@@ -224,6 +242,25 @@ class _Sentence:
                 found, _ = self.subjects(head, depth + 1)
                 return found, True
         return [], False
+
+    def _reporter(self, verb: _Token) -> _Token | None:
+        """The reporting verb a clause is reported by ("X said [that ...]"), if any."""
+        t, depth = verb, 0
+        while depth < 4 and t.dep in ("ccomp", "conj", "xcomp", "advcl") and self.head(t) is not None:
+            t = self.head(t)
+            if t.lemma.lower() in REPORTING_VERBS:
+                return t
+            depth += 1
+        return None
+
+    def _named(self, noun: _Token) -> list[_Actor]:
+        """A subject no dictionary knows ("university students") as an uncoded actor named by its
+        noun phrase, so the event is kept with the phrase as its actor name."""
+        if noun.pos not in ("NOUN", "PROPN") or noun.lemma.lower() in NON_ACTOR_NOUNS:
+            return []
+        left = min([noun.i] + [m.i for m in self.kids(noun, "compound", "amod")])
+        start, end = self._span(left, noun.i)
+        return [_Actor(self.content[start:end], start, end, None, None, None, None)]
 
     def objects(self, verb: _Token, preposition: str, obj: str) -> list[_Actor]:
         """Target actors of `verb`: passive subject, the lexicon's preposition, the object."""
@@ -259,7 +296,12 @@ class _Sentence:
             return None
         particles = {c.text.lower() for c in self.kids(verb, "prt")} | {
             c.text.lower() for c in self.kids(verb, "advmod", "prep") if c.pos in ("ADP", "ADV")}
-        objects = {c.lemma.lower() for c in self.kids(verb, "dobj", "pobj")}
+        objects = set()
+        for c in self.kids(verb, "dobj", "pobj"):
+            modifiers = [m for m in self.kids(c, "compound", "amod") if m.i < c.i]
+            objects.add(c.lemma.lower())
+            if modifiers:  # "hunger strike", "war games"
+                objects.add(" ".join([m.lemma.lower() for m in modifiers[-1:]] + [c.lemma.lower()]))
         preps = {c.text.lower() for c in self.kids(verb, "prep", "agent", "dative")}
         best = None
         for particle, obj, prep, code in rows:
@@ -280,6 +322,8 @@ class _Sentence:
         hypothetical = any(a.lemma.lower() in MODALS or a.text.lower() in MODALS for a in self.kids(verb, "aux"))
         if any(m.text.lower() in ("if", "unless", "whether") for m in self.kids(verb, "mark")):
             hypothetical = True
+        if verb.dep in ("advcl", "acl", "relcl") and any(a.text.lower() == "to" for a in self.kids(verb, "aux")):
+            hypothetical = True  # a purpose ("... to demand reforms") is not yet a fact
         t, depth = verb, 0
         while depth < 4 and t.dep in ("xcomp", "ccomp", "conj", "advcl", "acl") and self.head(t) is not None:
             governor = self.head(t)
@@ -344,7 +388,11 @@ class _Sentence:
             negated, hypothetical = self.flags(verb)
             if hypothetical and self._is_announced_future(verb):
                 root = code[:2]
-                if negated and root in INTENT_OF_ROOT:
+                conditional = any(m.text.lower() in ("unless", "if") for c in self.kids(verb, "advcl")
+                                  for m in self.kids(c, "mark"))
+                if conditional and not negated and root not in ("01", "02", "03", "13"):
+                    code, hypothetical = "139", False  # "will withdraw unless ...": an ultimatum
+                elif negated and root in INTENT_OF_ROOT:
                     code, negated, hypothetical = "120", False, False  # "will not withdraw": a refusal
                 elif not negated and root in INTENT_OF_ROOT:
                     code, hypothetical = INTENT_OF_ROOT[root], False
