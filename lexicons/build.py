@@ -127,7 +127,7 @@ LIGHT_VERBS = ("stage", "hold", "launch", "begin", "continue", "mount", "conduct
 EVENT_NOUNS = {
     "demonstration": "141", "protest": "140", "rally": "141", "march": "141", "sit-in": "141",
     "hunger strike": "142", "strike": "143", "boycott": "143", "general strike": "143", "riot": "145",
-    "invasion": "192", "offensive": "190", "attack": "190", "assault": "190", "raid": "190", "airstrike": "195",
+    "invasion": "190", "offensive": "190", "attack": "190", "assault": "190", "raid": "190", "airstrike": "195",
     "air strike": "195", "bombing": "195", "investigation": "090", "inquiry": "090", "probe": "090",
     "hearing": "090", "mediation": "045", "mediation effort": "045", "negotiation": "046", "talk": "046",
     "meeting": "040", "consultation": "040", "summit": "040", "visit": "042", "suspension": "160",
@@ -154,7 +154,10 @@ NEWSFLOW_VERBS = [
     ("host", "", "", "", "043"), ("negotiate", "", "", "", "046"), ("mediate", "", "", "", "045"),
     ("sign", "", "agreement", "", "057"), ("sign", "", "deal", "", "057"), ("sign", "", "treaty", "", "057"),
     ("suspend", "", "", "", "160"), ("suspend", "", "aid", "", "162"), ("suspend", "", "talk", "", "164"),
-    ("provide", "", "", "", "070"), ("agree", "", "", "", "030"), ("surrender", "", "", "", "0874"),
+    ("take", "", "", "", ""), ("control", "", "", "", ""), ("lead", "", "", "", ""),
+    ("block", "", "", "", "144"), ("expel", "", "inspector", "", "1662"), ("withdraw", "", "inspector", "", "1662"),
+    ("expel", "", "observer", "", "1662"), ("dismiss", "", "", "", "120"), ("issue", "", "declaration", "", "010"),
+    ("issue", "", "statement", "", "010"), ("provide", "", "", "", "070"), ("agree", "", "", "", "030"), ("surrender", "", "", "", "0874"),
     ("share", "", "", "", "064"), ("share", "", "", "with", "064"), ("lift", "", "state", "", "0814"),
     ("lift", "", "curfew", "", "0813"), ("ease", "", "curfew", "", "0813"), ("shorten", "", "curfew", "", "0813"),
     ("lift", "", "ban", "", "0812"), ("accept", "", "demand", "", "083"), ("agree", "", "", "to", "030"), ("pledge", "", "", "", "030"),
@@ -581,11 +584,12 @@ def verb_rows(src: Path, valid: set[str]) -> tuple[list[tuple], Counter]:
     curated.update({(verb, "", noun, ""): code for verb, noun, code in HALTING_VERBS if code})
     curated.update({(lemma, particle, obj, prep): code for lemma, particle, obj, prep, code in NEWSFLOW_VERBS})
     for (lemma, particle, obj, prep), code in curated.items():
-        assert code in valid, f"hand-curated verb {lemma} has unknown code {code}"
+        assert code in valid or code == "", f"hand-curated verb {lemma} has unknown code {code}"
     replaced = [r for r in rows if r[:4] in curated]
     stats["CAMEO.2.0 rows replaced by newsflow rows"] += len(replaced)
     rows = [r for r in rows if r[:4] not in curated]
-    rows += [(*key, code, "newsflow") for key, code in curated.items()]
+    # An empty code removes the pattern: verbs too general to be an event on their own.
+    rows += [(*key, code, "newsflow") for key, code in curated.items() if code]
     stats["newsflow rows"] += len(curated)
     return rows, stats
 

@@ -311,7 +311,8 @@ class _Sentence:
                 continue
             if prep and prep not in preps:
                 continue
-            score = (2 if particle else 0) + (2 if obj else 0) + (1 if prep else 0)
+            # the more words a pattern matches, the more specific it is ("mediation effort" > "effort")
+            score = (2 if particle else 0) + (2 + obj.count(" ") if obj else 0) + (1 if prep else 0)
             if best is None or score > best[3]:
                 best = (code, prep, obj, score)
         return best
@@ -388,7 +389,7 @@ class _Sentence:
             negated, hypothetical = self.flags(verb)
             if hypothetical and self._is_announced_future(verb):
                 root = code[:2]
-                conditional = any(m.text.lower() in ("unless", "if") for c in self.kids(verb, "advcl")
+                conditional = any(m.text.lower() == "unless" for c in self.kids(verb, "advcl")
                                   for m in self.kids(c, "mark"))
                 if conditional and not negated and root not in ("01", "02", "03", "13"):
                     code, hypothetical = "139", False  # "will withdraw unless ...": an ultimatum
