@@ -157,7 +157,7 @@ class _Sentence:
             # "Tens of thousands of students", "a group of rebels": the actor is what is counted.
             counted = [o for p in self.kids(noun, "prep") if p.text.lower() == "of" for o in self.kids(p, "pobj")]
             if counted:
-                return self.actors(counted[0])
+                return self.actors(counted[0]) or self._named(counted[0])
         ent = self.entity_at(noun)
         if ent is not None:
             if ent["label"] in NON_ACTOR_LABELS:
