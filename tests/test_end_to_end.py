@@ -105,6 +105,7 @@ def test_seed_events_hold_qatar_expelling_hamas_with_its_evidence(seeded):
     expulsions = [r for r in rows if r["actor1_code"] == "QAT" and (r["actor2_code"] or "").startswith("PSE")
                   and r["event_root_code"] == "17"]
     assert expulsions, [(r["actor1_code"], r["event_code"], r["actor2_code"]) for r in rows]
+    assert {r["field"] for r in expulsions} == {"title", "text"}  # the headline is coded too
     for r in expulsions:
         sentence = r["content"][r["sentence_start_char"]:r["sentence_end_char"]]
         assert r["actor1_text"] in sentence and r["actor2_text"] in sentence and r["action_text"] in sentence

@@ -430,3 +430,27 @@ def test_event_mention_checks(row, expected):
     checked = event_mention_checks(mentions, articles.lazy(), events).collect()
     assert checked.select("is_span_exact", "has_event").row(0) == expected
     assert checked.columns == list(MENTION_SPANS.names()) + ["is_span_exact", "has_event"]
+
+
+# -- headlines the parser cannot read ----------------------------------------------------------
+
+HEADLINE = [  # how the small model parses "Qatar Expels Hamas Leaders Out": nouns only, no VERB
+    _word("Qatar", "Qatar", "PROPN", "NNP", "compound", 1),
+    _word("Expels", "Expels", "PROPN", "NNP", "compound", 3),
+    _word("Hamas", "Hamas", "PROPN", "NNP", "compound", 3),
+    _word("Leaders", "Leaders", "PROPN", "NNP", "ROOT", 3),
+]
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    pytest.param("title", [("174", "QAT", "PSEREBHMS", "Expels")], id="title-read-as-headline"),
+    pytest.param("text", [], id="body-text-not-read-as-headline"),
+])
+def test_a_title_case_headline_is_coded_from_its_word_order(field, expected):
+    documents, tokens, entities = _parsed(HEADLINE)
+    documents = documents.with_columns(field=pl.lit(field))
+    coded = coded_events(documents, tokens, entities, _lexicon())
+    assert coded.select("event_code", "actor1_code", "actor2_code", "action_text").rows() == expected
+    for row in coded.iter_rows(named=True):
+        content = documents["content"][0]
+        assert content[row["action_start_char"]:].startswith(row["action_text"])

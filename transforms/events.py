@@ -417,6 +417,50 @@ class _Sentence:
         return out
 
 
+    def headline_events(self) -> list[dict]:
+        """Events of a Title Case headline the parser cannot read ("Qatar Orders Hamas Leaders
+        Out"): a known verb form right between two entities, with a particle among the next words."""
+        order = sorted(self.tokens.values(), key=lambda t: t.i)
+        out = []
+        for k, word in enumerate(order):
+            if self.entity_at(word) is not None:
+                continue
+            lemma = _verb_lemma(word.text.lower(), self.lexicon)
+            if lemma is None or lemma in REPORTING_VERBS:
+                continue
+            before = [e for e in self.entities if e["end_char"] <= word.start and word.start - e["end_char"] <= 1]
+            after = [e for e in self.entities if e["start_char"] >= word.end and e["start_char"] - word.end <= 1]
+            if not before or not after:
+                continue
+            following = {t.text.lower() for t in order[k + 1:k + 5]}
+            codes = [(2 if particle else 0, code) for particle, obj, prep, code in self.lexicon.verbs[lemma]
+                     if not obj and not prep and (not particle or particle in following)]
+            if not codes:
+                continue
+            code = max(codes, key=lambda c: c[0])[1]
+            if code.startswith("01"):
+                continue
+            source, target = (_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
+                                     e.get("country_code"), e.get("entity_id"), e.get("name"))
+                              for e in (before[-1], after[0]))
+            out.append({"action_text": word.text, "action_start_char": word.start, "event_code": code,
+                        "is_negated": False, "is_hypothetical": False, "confidence": 0.5,
+                        **_actor_columns("actor1", source), **_actor_columns("actor2", target)})
+        return out
+
+
+def _verb_lemma(word: str, lexicon: Lexicon) -> str | None:
+    """The lexicon verb a headline word is a form of ("orders" -> "order", "expels" -> "expel")."""
+    forms = [word]
+    if word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s"):
+        forms.append(word[:-1])
+    return next((f for f in forms if f in lexicon.verbs), None)
+
+
 def _actor_columns(prefix: str, actor: _Actor | None) -> dict:
     names = ("text", "start_char", "end_char", "code", "country_code", "entity_id", "name")
     if actor is None:
@@ -442,16 +486,23 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
             by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
     rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
     columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
+    # Titles are read even without a VERB: a Title Case headline often parses as nouns only.
+    titles = (documents.filter(pl.col("field") == "title")["doc_index"].to_list()
+              if "field" in documents.columns else [])
     candidates = tokens.filter(
-        pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index")
+        pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index") | pl.col("doc_index").is_in(titles)
     ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
+    title_set = set(titles)
     for (doc_index, sentence_index), sentence in candidates.items():
         content = contents[doc_index]
         parsed = _Sentence(sentence.select(columns).rows(), content,
                            by_sentence.get((doc_index, sentence_index), []), lexicon)
         start = sentence["start_char"].min()
         end = sentence["end_char"].max()
-        for event in parsed.events():
+        events = parsed.events()
+        if not events and doc_index in title_set:
+            events = parsed.headline_events()
+        for event in events:
             event.update(doc_index=doc_index, sentence_index=sentence_index, sentence_start_char=start,
                          sentence_end_char=end)
             for name in rows:
