@@ -14,9 +14,9 @@ from transforms.entities import actor_keys, article_entity_mentions, resolved_me
 from transforms.events import Lexicon, coded_events
 from transforms.nlp import parsed_documents
 
-# Dictionary kinds whose names are matched in the text even where the model misses them. Person
-# names are left to the model: matched out of context, common surnames become false positives.
-RULER_KINDS = ("country", "nationality", "igo", "group")
+# Dictionary kinds whose names are matched in the text even where the model misses them. Persons
+# only by full name: a lone surname out of context ("Bush", "Rice") is too often something else.
+RULER_KINDS = ("country", "nationality", "igo", "group", "person")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple
     actors = actor_dictionary(list(actor_files))
     nlp = spacy.load(model)
     ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False, "validate": False})
-    names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2))
+    names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2)
+                          & ((pl.col("kind") != "person") | pl.col("name").str.contains(" ")))
     ruler.add_patterns([{"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()])
     return Resources(
         nlp=nlp,
