@@ -393,7 +393,7 @@ class _Sentence:
                                   for m in self.kids(c, "mark"))
                 if conditional and not negated and root not in ("01", "02", "03", "13"):
                     code, hypothetical = "139", False  # "will withdraw unless ...": an ultimatum
-                elif negated and root in INTENT_OF_ROOT:
+                elif negated and (root in INTENT_OF_ROOT or root == "03"):
                     code, negated, hypothetical = "120", False, False  # "will not withdraw": a refusal
                 elif not negated and root in INTENT_OF_ROOT:
                     code, hypothetical = INTENT_OF_ROOT[root], False
