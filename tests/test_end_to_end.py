@@ -253,3 +253,20 @@ def test_the_warehouse_opens_in_the_duckdb_cli(seeded):
                          capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[0] == "n"
     assert int(out.stdout.splitlines()[1]) >= 2
+
+
+def test_a_user_actor_dictionary_codes_its_actors(prefect_server, tmp_path):
+    actors = tmp_path / "my-actors.tsv"
+    actors.write_text("name\tcode\tcountry_code\tkind\tlabel\tcanonical\n"
+                      "Acme Liberation Front\tXYZREB\tXYZ\tgroup\tORG\tAcme Liberation Front\n")
+    article = tmp_path / "acme.txt"
+    article.write_text("Rebels strike\nThe Acme Liberation Front attacked Qatar on Monday.\n")
+    warehouse = tmp_path / "warehouse"
+    result = newsflow("run", str(article), "--actors", str(actors), "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    events = sql(warehouse, "select actor1_name, actor1_code, actor1_country_code, event_root_code, actor2_code "
+                            "from events")
+    assert {"actor1_name": "Acme Liberation Front", "actor1_code": "XYZREB", "actor1_country_code": "XYZ",
+            "event_root_code": "19", "actor2_code": "QAT"} in events
+    missing = newsflow("run", str(article), "--actors", str(tmp_path / "nope.tsv"), "--warehouse", str(warehouse))
+    assert missing.exit_code == 2 and "nope.tsv' does not exist" in missing.output
