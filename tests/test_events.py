@@ -209,6 +209,10 @@ REAL_SENTENCES = [
     "Israel did not expel the ambassador.",
     "The decision could be reversed.",
     "Turkey threatened to attack Kurdish rebels.",
+    "Berlin rejected an Indian proposal.",
+    "Rebels in the Ivory Coast attacked the army.",
+    "Palestinian President Salim Haddad criticized Israel.",
+    "Syria says it will not accept any more refugees.",
 ]
 
 
@@ -454,3 +458,17 @@ def test_a_title_case_headline_is_coded_from_its_word_order(field, expected):
     for row in coded.iter_rows(named=True):
         content = documents["content"][0]
         assert content[row["action_start_char"]:].startswith(row["action_text"])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "root", "actor1", "actor2"),
+    [
+        pytest.param("Berlin rejected an Indian proposal.", "12", "DEUGOV", "IND", id="capital-and-owner-of-object"),
+        pytest.param("Rebels in the Ivory Coast attacked the army.", "19", "CIVREB", "MIL", id="agent-in-a-country"),
+        pytest.param("Palestinian President Salim Haddad criticized Israel.", "11", "PSEGOV", "ISR", id="title-of-a-person"),
+        pytest.param("Syria says it will not accept any more refugees.", "12", "SYR", "REF", id="reported-pronoun-refusal"),
+    ],
+)
+def test_real_model_resolves_actors_beyond_the_dictionary(real_coded, sentence, root, actor1, actor2):
+    events = _of(real_coded, sentence).filter(pl.col("event_code").str.starts_with(root))
+    assert (actor1, actor2) in events.select("actor1_code", "actor2_code").rows(), _of(real_coded, sentence)

@@ -70,7 +70,7 @@ def mention_checks(mentions: pl.LazyFrame, articles: pl.LazyFrame) -> pl.LazyFra
 
 
 # Which dictionary entry wins when two spell the same lookup key ("US" the country, not a person).
-_KIND_PRIORITY = {"country": 0, "nationality": 1, "igo": 2, "group": 3, "person": 4}
+_KIND_PRIORITY = {"country": 0, "nationality": 1, "igo": 2, "group": 3, "person": 4, "capital": 5}
 
 
 def _lookup_key(expr: pl.Expr) -> pl.Expr:
@@ -103,6 +103,12 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFram
     base = (
         mentions.with_columns(key=_lookup_key(pl.col("text")), _name=canonical_entity_name(pl.col("text")))
         .join(keys, on="key", how="left", maintain_order="left")
+        # A capital's name on a person ("Denzel Washington" is not; "Washington" labelled PERSON
+        # might be) is no capital.
+        .with_columns(
+            pl.when((pl.col("kind") == "capital") & (pl.col("label") == "PERSON")).then(None).otherwise(pl.col(c))
+            .alias(c) for c in ("actor_code", "country_code", "kind", "actor_label", "actor_name")
+        )
         # A person the dictionaries list under a group ("Khaled Meshaal" under Hamas) keeps their
         # own name and PERSON label and takes the group's code, as CAMEO codes them.
         .with_columns(

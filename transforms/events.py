@@ -165,8 +165,11 @@ class _Sentence:
             # A nationality used as a modifier ("Qatari officials") is handled below; used as a
             # noun ("the Israelis") it names its country.
             if ent["label"] != "NORP" or noun.dep not in ("amod", "compound"):
-                return [_Actor(ent["text"], ent["start_char"], ent["end_char"], ent.get("actor_code"),
-                               ent.get("country_code"), ent.get("entity_id"), ent.get("name"))]
+                code, country = ent.get("actor_code"), ent.get("country_code")
+                if code is None and ent["label"] == "PERSON":
+                    code, country = self._title_code(noun, ent)
+                return [_Actor(ent["text"], ent["start_char"], ent["end_char"], code, country,
+                               ent.get("entity_id"), ent.get("name"))]
         agent = self.lexicon.agents.get(noun.lemma.lower())
         # Modifiers naming who the noun belongs to: "Qatari officials", "U.S. officials",
         # "Hamas leaders", "Israel's army", and conjoined ones ("Hungarian and Romanian officials").
@@ -177,6 +180,11 @@ class _Sentence:
                 if e is not None and e.get("actor_code"):
                     if all(o[1] is not e for o in owners):
                         owners.append((mm, e))
+        if not owners:
+            # "Rebels in the Ivory Coast", "security forces in Guinea": the place they are in.
+            owners = [(o, e) for p in self.kids(noun, "prep") if p.text.lower() in ("in", "from")
+                      for o in self.kids(p, "pobj") for e in [self.entity_at(o)]
+                      if e is not None and e.get("kind") == "country"][:1]
         if not owners and not agent:
             return []
         left = min([noun.i] + [t.i for m in self.kids(noun, "compound", "amod", "poss", "nmod", "det")
@@ -192,6 +200,38 @@ class _Sentence:
                 code = code + agent
             actors.append(_Actor(text, start, end, code, e.get("country_code"), e.get("entity_id"), e.get("name")))
         return actors
+
+    def _title_code(self, noun: _Token, ent: dict) -> tuple[str | None, str | None]:
+        """The code a person's title gives them ("Nigerian foreign minister Dubem Oniya" -> NGAGOV,
+        "Palestinian leader Yasser Arafat" -> PSEGOV), when the dictionaries do not know them."""
+        agent, owner = None, None
+        frontier, seen = [noun], set()
+        while frontier:
+            t = frontier.pop()
+            for m in self.kids(t, "compound", "amod", "appos", "nmod", "poss"):
+                if m.i in seen or self.entity_at(m) is ent:  # part of the name itself
+                    continue
+                seen.add(m.i)
+                e = self.entity_at(m)
+                if e is not None and e is not ent and e.get("actor_code") and owner is None:
+                    owner = e
+                elif e is None and agent is None:
+                    agent = self.lexicon.agents.get(m.lemma.lower())
+                frontier.append(m)
+        if owner is None:
+            return agent, None
+        code = owner["actor_code"]
+        if agent and owner.get("kind") in ("country", "nationality") and len(code) == 3:
+            code += agent
+        return code, owner.get("country_code")
+
+    def _object_forms(self, noun: _Token) -> set[str]:
+        """How a lexicon object may name `noun`: its lemma, or with its modifier ("hunger strike")."""
+        modifiers = [m for m in self.kids(noun, "compound", "amod") if m.i < noun.i]
+        forms = {noun.lemma.lower()}
+        if modifiers:
+            forms.add(f"{modifiers[-1].lemma.lower()} {noun.lemma.lower()}")
+        return forms
 
     def _conjuncts(self, t: _Token) -> list[_Token]:
         out, frontier = [], [t]
@@ -267,7 +307,8 @@ class _Sentence:
         passive = self.kids(verb, *PASSIVE_SUBJECT_DEPS)
         if passive:
             return [a for s in passive for a in self.actors(s)]
-        holders = [verb] + [o for o in self.kids(verb, "dobj") if obj and o.lemma.lower() == obj]
+        named = [o for o in self.kids(verb, "dobj") if obj and obj in self._object_forms(o)]
+        holders = [verb] + named
         if preposition:
             for h in holders:
                 for p in self.kids(h, "prep"):
@@ -280,6 +321,11 @@ class _Sentence:
                 found = self.actors(o)
                 if found:
                     return found
+        for o in named:  # "rejected an Indian proposal", "calls by Belarus's rulers": whose it is
+            found = self.actors(o) or [a for p in self.kids(o, "prep") if p.text.lower() in ("by", "from")
+                                       for a in self._pobj(p)]
+            if found:
+                return found
         for h in holders:
             for p in self.kids(h, "prep", "dative"):
                 if p.text.lower() in TARGET_PREPOSITIONS:
@@ -296,12 +342,7 @@ class _Sentence:
             return None
         particles = {c.text.lower() for c in self.kids(verb, "prt")} | {
             c.text.lower() for c in self.kids(verb, "advmod", "prep") if c.pos in ("ADP", "ADV")}
-        objects = set()
-        for c in self.kids(verb, "dobj", "pobj"):
-            modifiers = [m for m in self.kids(c, "compound", "amod") if m.i < c.i]
-            objects.add(c.lemma.lower())
-            if modifiers:  # "hunger strike", "war games"
-                objects.add(" ".join([m.lemma.lower() for m in modifiers[-1:]] + [c.lemma.lower()]))
+        objects = set().union(*(self._object_forms(c) for c in self.kids(verb, "dobj", "pobj")))
         preps = {c.text.lower() for c in self.kids(verb, "prep", "agent", "dative")}
         best = None
         for particle, obj, prep, code in rows:
