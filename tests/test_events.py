@@ -213,6 +213,7 @@ REAL_SENTENCES = [
     "Rebels in the Ivory Coast attacked the army.",
     "Palestinian President Salim Haddad criticized Israel.",
     "Syria says it will not accept any more refugees.",
+    "Washington demanded that Hamas renounce violence.",
 ]
 
 
@@ -472,3 +473,23 @@ def test_a_title_case_headline_is_coded_from_its_word_order(field, expected):
 def test_real_model_resolves_actors_beyond_the_dictionary(real_coded, sentence, root, actor1, actor2):
     events = _of(real_coded, sentence).filter(pl.col("event_code").str.starts_with(root))
     assert (actor1, actor2) in events.select("actor1_code", "actor2_code").rows(), _of(real_coded, sentence)
+
+
+def test_what_is_demanded_is_not_coded_as_done(real_coded):
+    coded = _of(real_coded, "Washington demanded that Hamas renounce violence.")
+    assert coded.filter((pl.col("action_text") == "renounce") & ~pl.col("is_hypothetical")).is_empty()
+    assert ("100", "USAGOV", "PSEREBHMS") in coded.select("event_code", "actor1_code", "actor2_code").rows()
+
+
+def test_a_demanded_action_is_hypothetical_on_a_literal_parse():
+    documents, tokens, entities = _parsed([
+        _word("Egypt", "Egypt", "PROPN", "NNP", "nsubj", 1),
+        _word("demanded", "demand", "VERB", "VBD", "ROOT", 1),
+        _word("that", "that", "SCONJ", "IN", "mark", 4),
+        _word("Hamas", "Hamas", "PROPN", "NNP", "nsubj", 4),
+        _word("attack", "attack", "VERB", "VB", "ccomp", 1),
+        _word("Israel", "Israel", "PROPN", "NNP", "dobj", 4),
+    ])
+    coded = coded_events(documents, tokens, entities, _lexicon())
+    assert coded.select("event_code", "actor1_code", "actor2_code", "is_hypothetical").rows() == [
+        ("190", "PSEREBHMS", "ISR", True)]

@@ -35,6 +35,9 @@ HYPOTHETICAL_GOVERNORS = frozenset({
     "offer", "ask", "urge", "call", "demand", "push", "press", "encourage", "propose", "would", "unlikely",
     "possible", "mull", "weigh", "discuss", "willing", "prepared", "committed", "determined", "swear",
 })
+# Words (verbs or nouns) whose clause is something asked for, not done.
+REQUEST_GOVERNORS = frozenset({"demand", "urge", "ask", "call", "request", "appeal", "order", "insist", "press",
+                               "require", "want", "propose", "suggest", "recommend"})
 # Governing words that negate the action they introduce.
 NEGATING_GOVERNORS = frozenset({"refuse", "fail", "decline", "reject", "deny", "avoid", "stop", "cease", "halt"})
 # A future or promised action is coded, as CAMEO does, as a fact of its own: an intent to
@@ -372,6 +375,8 @@ class _Sentence:
             lemma = governor.lemma.lower()
             if t.dep in ("xcomp", "acl") and lemma in HYPOTHETICAL_GOVERNORS:
                 hypothetical = True
+            if t.dep in ("ccomp", "acl") and lemma in REQUEST_GOVERNORS:
+                hypothetical = True  # what is demanded ("demanded that Hamas renounce ...") has not happened
             if t.dep == "xcomp" and lemma in NEGATING_GOVERNORS:
                 negated = True
             if t.dep in ("xcomp", "conj") and self.kids(governor, "neg"):
