@@ -295,6 +295,22 @@ EVENTS = Table(
     row_checks=("is_code_in_codebook", "has_actor"),
 )
 
+# Written by the load itself (not staged by the flow): when each table last received rows.
+TABLE_UPDATES = Table(
+    name="table_updates",
+    grain="one row per warehouse table: the last run that wrote rows to it",
+    schema=pl.Schema(
+        {
+            "table_name": pl.String,
+            "updated_at": UTC_TS,
+            "run_id": pl.String,
+            "rows_written": pl.Int64,
+        }
+    ),
+    key=("table_name",),
+    required=("table_name", "updated_at", "run_id", "rows_written"),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, EVENT_MENTIONS, EVENTS, QUARANTINE, RUNS,
                         VALIDATION_RESULTS, FETCH_STATE)

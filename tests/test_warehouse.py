@@ -54,7 +54,11 @@ def test_publish_loads_every_table_and_exports_parquet(tmp_path):
     store.publish("r1", _run("r1", T0))
     assert dict(store.table_counts().iter_rows()) == {
         "articles": 1, "entities": 1, "entity_mentions": 1, "event_mentions": 0, "events": 0, "quarantine": 0,
-        "runs": 1, "validation_results": 0, "fetch_state": 1}
+        "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 5}
+    # only the tables the run wrote rows to
+    assert store.query("SELECT table_name, run_id, rows_written FROM table_updates ORDER BY 1").rows() == [
+        ("articles", "r1", 1), ("entities", "r1", 1), ("entity_mentions", "r1", 1), ("fetch_state", "r1", 1),
+        ("runs", "r1", 1)]
     assert store.view_names() == ["actor_network", "daily_event_counts", "entity_co_mentions", "event_timeline"]
     for name in TABLES:
         exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
@@ -93,6 +97,38 @@ def test_a_load_failing_midway_leaves_database_and_exports_as_they_were(tmp_path
     assert _contents(store) == before
     assert _exports(store) == exports
     assert not list(store.parquet_dir.rglob("*.tmp"))
+    assert not list(store.root.glob(".*.tmp*"))  # the run's private copy of the database is gone
+
+
+def test_a_reader_sees_the_version_it_opened_and_the_next_reader_the_new_one(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    with store.connect() as before:  # open while the next run publishes
+        store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+        with store.connect() as after:  # same process, old version still open: new one served
+            assert after.execute("SELECT text FROM articles").fetchall() == [("Egypt mediates.",)]
+        assert before.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+        assert before.execute("SELECT text FROM entity_mentions").fetchall() == [("Qatar",)]
+    assert store.query("SELECT count(*) FROM runs").item() == 2
+
+
+def test_a_run_can_publish_while_a_reader_holds_the_database_open(tmp_path):
+    import subprocess
+    import sys
+
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    # another process keeps a read-only connection open, as a query or a download would
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(c.execute('select count(*) from runs').fetchone()[0], flush=True); sys.stdin.read()"),
+        str(store.db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        store.publish("r2", _run("r2", T1))
+        assert store.query("SELECT count(*) FROM runs").item() == 2
+    finally:
+        reader.communicate("", timeout=30)
 
 
 def test_export_writes_parquet_and_csv_and_names_unknown_tables(tmp_path):

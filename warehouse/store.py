@@ -12,7 +12,9 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, TABLES, Table
+from schemas import (
+    ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, TABLE_UPDATES, TABLES, Table,
+)
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 
 DB_FILE = "newsflow.duckdb"
@@ -85,10 +87,22 @@ class Warehouse:
 
     def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
         """A connection to the database; read-only ones fail with WarehouseMissing when there is none."""
-        if read_only and not self.exists():
-            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
-        self.root.mkdir(parents=True, exist_ok=True)
-        return configured(duckdb.connect(str(self.db_path), read_only=read_only))
+        if not read_only:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return configured(duckdb.connect(str(self.db_path)))
+        return configured(self.open_snapshot())
+
+    def open_snapshot(self, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the version of the database that is current now (see
+        `snapshot_path`); it keeps reading that version even if a run publishes a newer one."""
+        for attempt in range(5):
+            path = self.snapshot_path()
+            try:
+                return duckdb.connect(str(path), read_only=True, config=config or {})
+            except duckdb.IOException:
+                if path.exists() or attempt == 4:  # a real failure, not a link removed meanwhile
+                    raise
+        raise AssertionError("unreachable")
 
     def known_articles(self) -> pl.DataFrame:
         """One row per stored article (article_id) with what change and duplicate detection need;
@@ -115,38 +129,97 @@ class Warehouse:
         return stored.cast(empty.schema)
 
     def publish(self, run_id: str, tables: RunTables) -> None:
-        """Stage the run's tables as Parquet, load them into DuckDB in one transaction, then
-        replace the Parquet exports. On any error the warehouse is left as it was."""
+        """Make the run visible in one atomic step, or not at all.
+
+        The run's tables are staged as Parquet, then loaded in one transaction into a private
+        copy of the database (`.newsflow.duckdb.<run_id>.tmp`), which is checkpointed, closed and
+        renamed over `newsflow.duckdb`. Readers therefore never wait for a run (DuckDB lets one
+        process hold a file for writing) and see the database as it was before the run or after
+        it, never half-loaded; a run that fails leaves the file untouched. The Parquet exports are
+        replaced after the swap. Runs must not publish concurrently: see `warehouse.lock`.
+        """
         staging = self.staging_dir / run_id
         staged = self._stage(staging, tables)
+        work = self.root / f".{DB_FILE}.{run_id}.tmp"
         exports: dict[str, Path] = {}
-        con = self.connect(read_only=False)
         try:
-            con.execute("BEGIN TRANSACTION")
-            for table in TABLES.values():
-                self._create_or_migrate(con, table)
-            self._load(con, staged)
-            for name, table in TABLES.items():
-                target = self.parquet_dir / name
-                target.mkdir(parents=True, exist_ok=True)
-                exports[name] = target / f".{name}.parquet.{run_id}.tmp"
-                con.execute(
-                    f"COPY (SELECT * FROM {name} ORDER BY {', '.join(table.key)}) "
-                    f"TO {_literal(exports[name])} (FORMAT parquet)"
-                )
-            con.execute("COMMIT")
+            if self.exists():
+                shutil.copyfile(self.db_path, work)
+            with configured(duckdb.connect(str(work))) as con:
+                con.execute("BEGIN TRANSACTION")
+                for table in (*TABLES.values(), TABLE_UPDATES):
+                    self._create_or_migrate(con, table)
+                self._load(con, staged)
+                self._record_updates(con, run_id, staged)
+                for name, table in TABLES.items():
+                    target = self.parquet_dir / name
+                    target.mkdir(parents=True, exist_ok=True)
+                    exports[name] = target / f".{name}.parquet.{run_id}.tmp"
+                    con.execute(
+                        f"COPY (SELECT * FROM {name} ORDER BY {', '.join(table.key)}) "
+                        f"TO {_literal(exports[name])} (FORMAT parquet)"
+                    )
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")  # everything in the file itself, no WAL beside it
+            os.replace(work, self.db_path)
         except BaseException:
-            con.execute("ROLLBACK")
-            for tmp in exports.values():
-                tmp.unlink(missing_ok=True)
+            for leftover in (work, work.with_name(work.name + ".wal"), *exports.values()):
+                leftover.unlink(missing_ok=True)
             raise
         finally:
-            con.close()
             shutil.rmtree(staging, ignore_errors=True)
             if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
                 self.staging_dir.rmdir()
         for name, tmp in exports.items():
             os.replace(tmp, self.parquet_dir / name / f"{name}.parquet")
+
+    @staticmethod
+    def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
+        """`table_updates` gets this run for every table it wrote rows to."""
+        for name, path in staged.items():
+            rows = pq.ParquetFile(path).metadata.num_rows
+            if rows:
+                con.execute(
+                    "INSERT OR REPLACE INTO table_updates VALUES (?, now(), ?, ?)", [name, run_id, rows]
+                )
+
+    def snapshot_path(self) -> Path:
+        """A path to the current database file that is unique to this version of it.
+
+        DuckDB shares one database instance per path inside a process, so a long-lived reader
+        (the web service) that still holds a connection to an older version would keep being
+        handed that version. A hard link named after the file's identity gives every published
+        version its own path; links of versions no longer current are removed (open connections
+        keep their data until they close).
+        """
+        if not self.exists():
+            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
+        links = self.root / ".snapshots"
+        try:
+            links.mkdir(exist_ok=True)
+        except OSError:
+            return self.db_path  # a read-only folder: no versioned paths, plain reads still work
+        while True:
+            current = os.stat(self.db_path)
+            link = links / f"{current.st_ino}-{current.st_mtime_ns}.duckdb"
+            if not link.exists():
+                tmp = links / f".{link.name}.{os.getpid()}.tmp"
+                tmp.unlink(missing_ok=True)
+                try:
+                    os.link(self.db_path, tmp)
+                except FileNotFoundError:
+                    continue  # replaced between stat and link
+                except OSError:
+                    return self.db_path  # no hard links on this file system
+                os.replace(tmp, link)
+            linked = os.stat(link)
+            if (linked.st_ino, linked.st_mtime_ns) == (current.st_ino, current.st_mtime_ns):
+                break
+            link.unlink(missing_ok=True)  # a newer version came in between: link that one
+        for old in links.glob("*.duckdb"):
+            if old != link:
+                old.unlink(missing_ok=True)
+        return link
 
     def _stage(self, staging: Path, tables: RunTables) -> dict[str, Path]:
         staging.mkdir(parents=True, exist_ok=True)
