@@ -23,6 +23,33 @@ WarehouseOption = Annotated[
 ]
 
 
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Project config file (default: ./newsflow.toml when there is one)."),
+]
+
+
+class IfRunning(str, enum.Enum):
+    wait = "wait"
+    skip = "skip"
+
+
+def _config(path: Optional[Path], required: bool = False):
+    """The project config: the given file, else ./newsflow.toml if present (None when absent)."""
+    from flows.config import CONFIG_FILE, ConfigError, load_config
+
+    if path is None:
+        if not Path(CONFIG_FILE).is_file():
+            if required:
+                _fail(f"no {CONFIG_FILE} here; pass --config FILE (see README, 'Schedules')", 2)
+            return None
+        path = Path(CONFIG_FILE)
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        _fail(str(err), 2)
+
+
 class SqlFormat(str, enum.Enum):
     table = "table"
     csv = "csv"
@@ -68,6 +95,17 @@ def run(
         Optional[list[Path]],
         typer.Option("--actors", help="Your own actor dictionary (TSV or PETRARCH format, see README); repeatable."),
     ] = None,
+    config: ConfigOption = None,
+    if_running: Annotated[
+        Optional[IfRunning],
+        typer.Option("--if-running", help="When another run is loading the warehouse: wait for it, or skip this run "
+                                          "(default: wait, or the config's [run].if_running)."),
+    ] = None,
+    export_url: Annotated[
+        Optional[str],
+        typer.Option("--export-url", help="Also copy the Parquet exports to this fsspec URL "
+                                          "(s3://bucket/prefix, gs://..., file:///...)."),
+    ] = None,
 ) -> None:
     """Read articles, extract entities and events, validate and load them into the warehouse."""
     from flows.settings import is_url, sources_from_file
@@ -89,14 +127,19 @@ def run(
     from flows.settings import resolve_settings
     from warehouse.store import Warehouse
 
-    settings = resolve_settings(warehouse=warehouse, inputs=inputs,
-                                actor_dictionaries=[str(a) for a in actors] if actors else None)
+    project = _config(config)
+    settings = resolve_settings(config=project.run if project else None, warehouse=warehouse, inputs=inputs,
+                                actor_dictionaries=[str(a) for a in actors] if actors else None,
+                                if_running=if_running.value if if_running else None, export_url=export_url)
     try:
         # The heartbeat thread only matters to a server watching for crashed runs.
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             summary = newsflow_run(settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
         _fail(f"run failed, the warehouse was left as it was: {type(err).__name__}: {err}", 1)
+    if summary.status == "skipped":
+        typer.echo(f"run {summary.run_id} skipped: {summary.skipped_because}; nothing was read or loaded")
+        return
     typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
     for label, value in [
         ("records read", summary.records_read),
@@ -119,6 +162,98 @@ def run(
     typer.echo("warehouse tables:")
     for name, rows in Warehouse(settings.warehouse).table_counts().iter_rows():
         typer.echo(f"  {name:<24}{rows:>8}")
+
+
+def _scheduled(config: Optional[Path], warehouse: Optional[Path]):
+    """The config (which must have a cron schedule) and the settings its runs use."""
+    from flows.settings import resolve_settings, settings_to_json
+
+    project = _config(config, required=True)
+    if not project.schedule.cron:
+        _fail(f"{project.path} has no [schedule] cron; add e.g. cron = \"0 * * * *\"", 2)
+    settings = resolve_settings(config=project.run, warehouse=warehouse)
+    return project, settings_to_json(settings)
+
+
+def _describe_schedule(project) -> None:
+    from datetime import datetime, timezone
+
+    schedule = project.schedule
+    upcoming = ", ".join(t.strftime("%Y-%m-%d %H:%M UTC") for t in schedule.next_runs(datetime.now(timezone.utc)))
+    typer.echo(f"deployment newsflow-run/{schedule.name}: cron '{schedule.cron}' ({schedule.timezone}); "
+               f"next runs {upcoming}")
+
+
+@app.command()
+def serve(config: ConfigOption = None, warehouse: WarehouseOption = None) -> None:
+    """Serve the main flow as a Prefect deployment on the config's cron schedule, in this process.
+
+    Runs happen here when due (or when triggered from the Prefect UI/CLI); Ctrl-C stops serving and
+    pauses the schedule. Uses the Prefect server of PREFECT_API_URL, or an embedded one when unset."""
+    project, parameters = _scheduled(config, warehouse)
+    _prefect_defaults()
+    from prefect.schedules import Cron
+
+    from flows.pipeline import newsflow_run
+
+    _describe_schedule(project)
+    newsflow_run.serve(
+        name=project.schedule.name,
+        schedules=[Cron(project.schedule.cron, timezone=project.schedule.timezone)],
+        parameters={"settings": parameters},
+        description=f"newsflow run from {project.path}",
+        pause_on_shutdown=True,
+    )
+
+
+@app.command()
+def deploy(
+    config: ConfigOption = None,
+    warehouse: WarehouseOption = None,
+    work_pool: Annotated[
+        Optional[str], typer.Option("--work-pool", help="Prefect work pool (default: the config's, else 'newsflow').")
+    ] = None,
+) -> None:
+    """Register the main flow as a Prefect deployment with the config's schedule, for a worker.
+
+    The deployment runs this checkout's code in a process work pool (created when missing); start a
+    worker with `prefect worker start --pool <pool>`. Needs a Prefect server (PREFECT_API_URL)."""
+    project, parameters = _scheduled(config, warehouse)
+    _prefect_defaults()
+    from prefect.schedules import Cron
+
+    from flows.pipeline import newsflow_run
+    from flows.settings import PROJECT_ROOT
+
+    pool = work_pool or project.schedule.work_pool
+    _ensure_process_pool(pool)
+    deployment_id = newsflow_run.from_source(
+        source=str(PROJECT_ROOT), entrypoint="flows/pipeline.py:newsflow_run",
+    ).deploy(
+        name=project.schedule.name,
+        work_pool_name=pool,
+        schedules=[Cron(project.schedule.cron, timezone=project.schedule.timezone)],
+        parameters={"settings": parameters},
+        description=f"newsflow run from {project.path}",
+        build=False,
+        push=False,
+        print_next_steps=False,
+    )
+    _describe_schedule(project)
+    typer.echo(f"registered deployment {deployment_id} in work pool '{pool}'; "
+               f"start a worker with: prefect worker start --pool {pool}")
+
+
+def _ensure_process_pool(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
 
 
 @app.command()

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows.fetch import Fetched, fetch_url
-from flows.settings import Settings, is_url
+from flows.settings import Settings, is_url, settings_from_json
 from flows.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, analysed, resources
@@ -38,7 +39,8 @@ from transforms.geo import action_geography
 from transforms.normalize import articles_from_records
 from transforms.tone import article_tone
 from transforms.quarantine import REJECTS, normalize_rejects, quarantine_records, validation_rejects
-from transforms.runs import planned_articles, validation_result_rows
+from transforms.runs import planned_articles, run_report, validation_result_rows
+from warehouse.lock import run_lock
 from warehouse.store import RunTables, Warehouse
 
 
@@ -62,6 +64,22 @@ class RunSummary:
     quarantined: int
     quarantined_by_stage: dict[str, int]
     failed_expectations: int
+    # per step: rows in, rows out (loaded), unchanged, quarantined (see transforms.runs.run_report)
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    failed: list[dict] = field(default_factory=list)  # the failed expectations: table, expectation, column, count
+    status: str = "completed"  # or "skipped": another run held the warehouse
+    skipped_because: str | None = None
+
+    @classmethod
+    def skipped(cls, run_id: str, warehouse: str, because: str) -> "RunSummary":
+        zeros = dict.fromkeys([f for f in cls.__dataclass_fields__ if f in _COUNTS], 0)
+        return cls(run_id=run_id, warehouse=warehouse, quarantined_by_stage={}, status="skipped",
+                   skipped_because=because, **zeros)
+
+
+_COUNTS = ("records_read", "urls_fetched", "urls_not_modified", "articles_new", "articles_updated",
+           "articles_unchanged", "entity_mentions", "entities", "event_mentions", "events", "duplicates",
+           "quarantined", "failed_expectations")
 
 
 @task(cache_policy=NO_CACHE)
@@ -183,6 +201,14 @@ def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -
     shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
 
 
+@task(cache_policy=NO_CACHE)
+def copy_exports(store: Warehouse, url: str) -> None:
+    """Copy the published Parquet exports to the configured fsspec URL (object storage, ...).
+    Runs after the load committed: if it fails, the warehouse holds the run and the flow fails."""
+    written = store.copy_exports(url)
+    get_run_logger().info("Parquet exports copied to %s (%d files)", url, len(written))
+
+
 def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
     return validation.failures_frame(key).lazy()
 
@@ -190,12 +216,33 @@ def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
 @flow(name="newsflow-run", validate_parameters=False)
 def newsflow_run(settings: Settings) -> RunSummary:
     """Turn the input files into validated articles and entities in the warehouse."""
-    # Data Docs are rendered outside the warehouse and copied in only once the load committed.
-    with tempfile.TemporaryDirectory(prefix="newsflow-docs-") as docs_staging:
-        return _run(settings, Path(docs_staging))
+    if not isinstance(settings, Settings):  # a deployment's run: its parameters come back as JSON
+        settings = settings_from_json(settings)
+    run_id = str(flow_run.id)
+    with run_lock(settings.warehouse, run_id, settings.if_running, settings.wait_timeout,
+                  get_run_logger()) as other:
+        if other is not None:
+            summary = RunSummary.skipped(run_id, str(settings.warehouse), f"{other.describe()} held the warehouse")
+        else:
+            # Data Docs are rendered outside the warehouse and copied in only once the load committed.
+            with tempfile.TemporaryDirectory(prefix="newsflow-docs-") as docs_staging:
+                summary = _run(settings, Path(docs_staging))
+    publish_report(summary)
+    return summary
+
+
+def publish_report(summary: RunSummary) -> None:
+    """The run's summary as a Prefect artifact (a markdown table), shown with the flow run."""
+    create_markdown_artifact(
+        key="newsflow-run-summary",
+        markdown=run_report(summary.status, summary.warehouse, summary.steps, summary.failed,
+                            summary.skipped_because),
+        description=f"newsflow run {summary.run_id}: {summary.status}",
+    )
 
 
 def _run(settings: Settings, docs_staging: Path) -> RunSummary:
+    """The run itself, with the warehouse held (see `newsflow_run`)."""
     logger = get_run_logger()
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
@@ -269,6 +316,21 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
                    quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
     by_stage = dict(quarantine.group_by("stage").len().sort("stage").iter_rows())
+    failed_rows = results.filter(~pl.col("success"))
+    normalize_rejected = normalized.filter(pl.col("reject_reason").is_not_null()).height
+    steps = {
+        "records": {"in": records.height + len(extracted.rejects), "out": records.height,
+                    "quarantined": len(extracted.rejects)},
+        "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
+                     "quarantined": normalize_rejected + failed_articles.collect().height},
+        "entity_mentions": {"in": mentions.height, "out": good_mentions.height,
+                            "quarantined": mentions.height - good_mentions.height},
+        "entities": {"in": entity_rows.height, "out": good_entities.height, "quarantined": failed_entities.height},
+        "event_mentions": {"in": event_mentions.height, "out": good_event_mentions.height,
+                           "quarantined": event_mentions.height - good_event_mentions.height},
+        "events": {"in": event_candidates.height, "out": good_events.height,
+                   "quarantined": failed_events.height},
+    }
     summary = RunSummary(
         run_id=run_id,
         warehouse=str(store.root),
@@ -285,7 +347,9 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         duplicates=to_load.filter(pl.col("duplicate_of").is_not_null()).height,
         quarantined=quarantine.height,
         quarantined_by_stage=by_stage,
-        failed_expectations=results.filter(~pl.col("success")).height,
+        failed_expectations=failed_rows.height,
+        steps=steps,
+        failed=failed_rows.select("table_name", "expectation", "column_name", "unexpected_count").to_dicts(),
     )
     run_row = pl.DataFrame([{
         "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
@@ -309,4 +373,6 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         fetch_state=fetch_states,
     )
     load(store, run_id, tables, docs_staging)
+    if settings.export_url:
+        copy_exports.with_options(retries=settings.http_retries)(store, settings.export_url)
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "NEWSFLOW_"
@@ -47,12 +47,45 @@ class Settings:
     # Extra actor dictionaries (TSV or PETRARCH format), read after the shipped one so their
     # entries win; NEWSFLOW_ACTOR_DICTIONARIES lists them separated by the OS path separator.
     actor_dictionaries: tuple[str, ...] = ()
+    # When another run holds the warehouse: "wait" (up to wait_timeout seconds; negative = no
+    # limit) or "skip" this run (the usual choice for a frequent schedule).
+    if_running: str = "wait"
+    wait_timeout: float = 3600.0
+    # Where the Parquet exports also go: any fsspec URL (s3://bucket/prefix, gs://..., file:///...);
+    # empty = only <warehouse>/parquet/.
+    export_url: str = ""
 
 
-def resolve_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
-    """Settings from defaults, `NEWSFLOW_<FIELD>` variables of `env` and non-None `overrides`."""
+def settings_to_json(settings: Settings) -> dict:
+    """Settings as JSON values (a deployment's stored parameters); `settings_from_json` inverts it."""
+    return {name: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+            for name, v in vars(settings).items()}
+
+
+def settings_from_json(values: Mapping) -> Settings:
+    """Settings from their JSON form (a deployment's stored parameters): paths and lists restored."""
+    defaults = Settings()
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(unknown)}")
+    typed = {}
+    for name, value in values.items():
+        current = getattr(defaults, name)
+        if isinstance(current, Path):
+            typed[name] = Path(value)
+        elif isinstance(current, tuple):
+            typed[name] = tuple(str(v) for v in value)
+        else:
+            typed[name] = type(current)(value)
+    return replace(defaults, **typed)
+
+
+def resolve_settings(env: Mapping[str, str] | None = None, config: Mapping | None = None, **overrides) -> Settings:
+    """Settings from defaults, then `config` (a config file's [run] values, see flows.config),
+    then `NEWSFLOW_<FIELD>` variables of `env`, then non-None `overrides`."""
     env = os.environ if env is None else env
-    settings = Settings(inputs=_default_inputs())
+    settings = replace(Settings(inputs=_default_inputs()), **(config or {}))
     values = {}
     for name, current in vars(settings).items():
         raw = env.get(ENV_PREFIX + name.upper())

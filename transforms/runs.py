@@ -41,3 +41,25 @@ def validation_result_rows(results: pl.LazyFrame, run_id: str) -> pl.LazyFrame:
         result_id=stable_id(pl.lit(run_id), pl.col("table_name"), pl.col("_position")),
         run_id=pl.lit(run_id),
     ).drop("_position")
+
+
+def run_report(status: str, warehouse: str, steps: dict[str, dict[str, int]], failed: list[dict],
+               skipped_because: str | None = None) -> str:
+    """A run's summary as markdown: rows in, out (loaded), unchanged and quarantined per step,
+    then the failed expectations (the Prefect artifact of each run)."""
+    if status == "skipped":
+        return f"# newsflow run skipped\n\nWarehouse `{warehouse}`: {skipped_because}. Nothing was read or loaded.\n"
+    lines = [f"# newsflow run: {status}", "", f"Warehouse `{warehouse}`", "",
+             "| step | in | out | unchanged | quarantined |", "|---|---:|---:|---:|---:|"]
+    for step, counts in steps.items():
+        unchanged = counts.get("unchanged")
+        lines.append(f"| {step} | {counts['in']} | {counts['out']} | {'' if unchanged is None else unchanged} "
+                     f"| {counts['quarantined']} |")
+    lines += ["", f"## Failed expectations: {len(failed)}", ""]
+    if failed:
+        lines += ["| table | expectation | column | unexpected rows |", "|---|---|---|---:|"]
+        lines += [f"| {f['table_name']} | {f['expectation']} | {f.get('column_name') or ''} "
+                  f"| {'' if f.get('unexpected_count') is None else f['unexpected_count']} |" for f in failed]
+    else:
+        lines.append("Every expectation passed.")
+    return "\n".join(lines) + "\n"

@@ -173,6 +173,24 @@ class Warehouse:
         for name, tmp in exports.items():
             os.replace(tmp, self.parquet_dir / name / f"{name}.parquet")
 
+    def copy_exports(self, url: str) -> list[str]:
+        """Copy the published Parquet exports to `url`, any fsspec file system URL
+        (`s3://bucket/prefix`, `gs://...`, `az://...`, `file:///...`, `memory://...`), as
+        `<url>/<table>/<table>.parquet`. Returns the URLs written."""
+        import fsspec
+
+        fs, base = fsspec.core.url_to_fs(url)
+        written = []
+        for name in TABLES:
+            local = self.parquet_dir / name / f"{name}.parquet"
+            if not local.exists():
+                continue
+            folder = f"{base.rstrip('/')}/{name}"
+            fs.makedirs(folder, exist_ok=True)
+            fs.put_file(str(local), f"{folder}/{name}.parquet")
+            written.append(f"{url.rstrip('/')}/{name}/{name}.parquet")
+        return written
+
     @staticmethod
     def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
         """`table_updates` gets this run for every table it wrote rows to."""
