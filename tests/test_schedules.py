@@ -1,0 +1,152 @@
+"""Scheduled and overlapping runs, with real processes: `newsflow serve`, `newsflow deploy`, `newsflow run`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import ROOT, SEEDS, shared_data
+from warehouse.store import Warehouse
+
+NEWSFLOW = str(Path(sys.executable).parent / "newsflow")
+# Columns that record when or by which run a row was written: they differ between two runs by definition.
+RUN_STAMPS = ("run_id", "ingested_at", "updated_at", "quarantined_at", "last_seen_run_id", "last_seen_at",
+              "first_seen_at", "validated_at", "fetched_at", "result_id", "started_at", "finished_at", "counts")
+DATA_TABLES = ("articles", "entity_mentions", "entities", "event_mentions", "events", "quarantine")
+
+
+def _api_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that talks to this session's Prefect test server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            **extra}
+
+
+def _config(tmp_path: Path, sources: list[str], warehouse: Path, name: str, cron: str = "0 0 1 1 *") -> Path:
+    path = tmp_path / "newsflow.toml"
+    path.write_text(f"""
+[run]
+sources = {[str(s) for s in sources]!r}
+warehouse = "{warehouse}"
+if_running = "skip"
+[schedule]
+name = "{name}"
+cron = "{cron}"
+timezone = "UTC"
+""".replace("'", '"'))
+    return path
+
+
+def _wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{what}: the process ended early:\n{process.stdout.read()}")
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _deployment(client, name: str):
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return client.read_deployment_by_name(f"newsflow-run/{name}")
+    except ObjectNotFound:
+        return None
+
+
+def test_serve_runs_the_flow_when_its_schedule_is_due(prefect_server, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    warehouse = tmp_path / "wh"
+    config = _config(tmp_path, [str(SEEDS)], warehouse, "served")
+    serve = subprocess.Popen([NEWSFLOW, "serve", "--config", str(config)], cwd=tmp_path,
+                             env=_api_env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with get_client(sync_client=True) as client:
+            deployment = _wait_for(lambda: _deployment(client, "served"), 120, "the served deployment", serve)
+            assert [s.schedule.cron for s in deployment.schedules] == ["0 0 1 1 *"]
+            assert deployment.parameters["settings"]["warehouse"] == str(warehouse)
+            # What the scheduler does when a schedule slot comes due: a flow run scheduled for now.
+            flow_run = client.create_flow_run_from_deployment(
+                deployment.id, state=Scheduled(scheduled_time=datetime.now(timezone.utc)))
+            final = _wait_for(lambda: (r := client.read_flow_run(flow_run.id)).state.is_final() and r, 300,
+                              "the scheduled run to finish", serve)
+        assert final.state.is_completed(), final.state
+        runs = Warehouse(warehouse).query("SELECT run_id, status FROM runs").rows()
+        assert runs == [(str(flow_run.id), "completed")]
+        assert Warehouse(warehouse).query("SELECT count(*) FROM articles").item() == 1
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+    with get_client(sync_client=True) as client:  # stopping `serve` pauses the schedule
+        assert _deployment(client, "served").paused
+
+
+def test_deploy_registers_a_scheduled_deployment_in_a_process_work_pool(prefect_server, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    config = _config(tmp_path, [str(SEEDS)], tmp_path / "wh", "deployed", cron="30 6 * * 1-5")
+    result = subprocess.run([NEWSFLOW, "deploy", "--config", str(config), "--work-pool", "newsflow-test"],
+                            cwd=tmp_path, env=_api_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "prefect worker start --pool newsflow-test" in result.stdout
+    with get_client(sync_client=True) as client:
+        deployment = _deployment(client, "deployed")
+        assert deployment.work_pool_name == "newsflow-test"
+        assert client.read_work_pool("newsflow-test").type == "process"
+    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules] == [
+        ("30 6 * * 1-5", "UTC", True)]
+    assert deployment.entrypoint == "flows/pipeline.py:newsflow_run"
+    assert deployment.parameters["settings"]["inputs"] == [str(SEEDS)]
+
+
+def _table(store: Warehouse, name: str) -> pl.DataFrame:
+    frame = store.query(f"SELECT * FROM {name}")
+    return frame.drop([c for c in RUN_STAMPS if c in frame.columns]).sort(pl.all())
+
+
+def test_overlapping_runs_leave_the_warehouse_as_one_run_does(prefect_server, tmp_path):
+    feeds = shared_data("feeds", "laminas_integration")
+    inputs = [str(SEEDS), str(feeds)]
+    started = [
+        subprocess.Popen([NEWSFLOW, "run", *inputs, "--warehouse", str(tmp_path / "shared"), "--if-running", policy],
+                         env=_api_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for policy in ("wait", "skip", "wait")
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in started]
+    assert [p.returncode for p in started] == [0, 0, 0], outputs
+    skipped = [o for o in outputs if " skipped: " in o]
+    waited = [o for o in outputs if " waits: " in o]
+    # all three started together: one loaded, the skipping one skipped, a waiting one waited
+    assert len(skipped) == 1 and "Skipping run" in skipped[0]
+    assert len(waited) >= 1
+
+    single = subprocess.run([NEWSFLOW, "run", *inputs, "--warehouse", str(tmp_path / "single")],
+                            env=_api_env(), capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stdout + single.stderr
+    shared, alone = Warehouse(tmp_path / "shared"), Warehouse(tmp_path / "single")
+    for name in DATA_TABLES:
+        assert _table(shared, name).equals(_table(alone, name)), name
+    assert _table(alone, "articles").height > 50
+    # the waiting runs found nothing new; the skipped one left no trace
+    counts = shared.query("SELECT articles_new, articles_unchanged FROM runs ORDER BY started_at").rows()
+    assert len(counts) == 2 and counts[1][0] == 0 and counts[1][1] == counts[0][0]
+    assert not list((tmp_path / "shared").glob(".*.tmp"))
