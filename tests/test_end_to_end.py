@@ -216,7 +216,9 @@ def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server,
     assert result.exit_code == 1
     assert "run failed, the warehouse was left as it was" in result.output
     assert (warehouse / "newsflow.duckdb").read_bytes() == b"this is not a DuckDB file"
-    assert [p.name for p in warehouse.iterdir()] == ["newsflow.duckdb"]
+    # nothing else was written; the run lock's (empty) file stays, as OS lock files do
+    assert sorted(p.name for p in warehouse.iterdir()) == [".lock", "newsflow.duckdb"]
+    assert (warehouse / ".lock").stat().st_size == 0
 
 
 def test_tables_and_export_commands(seeded, tmp_path):

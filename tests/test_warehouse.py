@@ -105,7 +105,7 @@ def test_a_reader_sees_the_version_it_opened_and_the_next_reader_the_new_one(tmp
     store.publish("r1", _run("r1", T0))
     with store.connect() as before:  # open while the next run publishes
         store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
-        with store.connect() as after:  # same process, old version still open: new one served
+        with store.connect() as after:  # same process, old version still open: the new one is served
             assert after.execute("SELECT text FROM articles").fetchall() == [("Egypt mediates.",)]
         assert before.execute("SELECT count(*) FROM runs").fetchone() == (1,)
         assert before.execute("SELECT text FROM entity_mentions").fetchall() == [("Qatar",)]

@@ -18,12 +18,32 @@ from schemas import (
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 
 DB_FILE = "newsflow.duckdb"
+# Every base table: the ones a run stages, and the load's own bookkeeping.
+PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
 EXPORT_FORMATS = ("parquet", "csv")
 
 
 def configured(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """`con` with the session settings every warehouse connection uses (timestamps shown in UTC)."""
     con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def attach_read_only(db_path: Path, config: dict | None = None, catalog: str = "newsflow") -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the database file as it is now, in a private DuckDB instance.
+
+    Not `duckdb.connect(path, read_only=True)`: the Python client shares one database instance
+    per path inside a process, so while any connection to an older version of the file is open
+    (a long download), new ones would be handed that version too, after a run has published a
+    newer one. A private in-memory instance that ATTACHes the file sees the file as it is when
+    opened, and keeps reading that version until it closes."""
+    con = duckdb.connect(":memory:", config=config or {})
+    try:
+        con.execute(f"ATTACH {_literal(db_path)} AS {catalog} (READ_ONLY)")
+        con.execute(f"USE {catalog}")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -90,19 +110,9 @@ class Warehouse:
         if not read_only:
             self.root.mkdir(parents=True, exist_ok=True)
             return configured(duckdb.connect(str(self.db_path)))
-        return configured(self.open_snapshot())
-
-    def open_snapshot(self, config: dict | None = None) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the version of the database that is current now (see
-        `snapshot_path`); it keeps reading that version even if a run publishes a newer one."""
-        for attempt in range(5):
-            path = self.snapshot_path()
-            try:
-                return duckdb.connect(str(path), read_only=True, config=config or {})
-            except duckdb.IOException:
-                if path.exists() or attempt == 4:  # a real failure, not a link removed meanwhile
-                    raise
-        raise AssertionError("unreachable")
+        if not self.exists():
+            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
+        return configured(attach_read_only(self.db_path))
 
     def known_articles(self) -> pl.DataFrame:
         """One row per stored article (article_id) with what change and duplicate detection need;
@@ -147,11 +157,11 @@ class Warehouse:
                 shutil.copyfile(self.db_path, work)
             with configured(duckdb.connect(str(work))) as con:
                 con.execute("BEGIN TRANSACTION")
-                for table in (*TABLES.values(), TABLE_UPDATES):
+                for table in PUBLISHED.values():
                     self._create_or_migrate(con, table)
                 self._load(con, staged)
                 self._record_updates(con, run_id, staged)
-                for name, table in TABLES.items():
+                for name, table in PUBLISHED.items():
                     target = self.parquet_dir / name
                     target.mkdir(parents=True, exist_ok=True)
                     exports[name] = target / f".{name}.parquet.{run_id}.tmp"
@@ -181,7 +191,7 @@ class Warehouse:
 
         fs, base = fsspec.core.url_to_fs(url)
         written = []
-        for name in TABLES:
+        for name in PUBLISHED:
             local = self.parquet_dir / name / f"{name}.parquet"
             if not local.exists():
                 continue
@@ -200,44 +210,6 @@ class Warehouse:
                 con.execute(
                     "INSERT OR REPLACE INTO table_updates VALUES (?, now(), ?, ?)", [name, run_id, rows]
                 )
-
-    def snapshot_path(self) -> Path:
-        """A path to the current database file that is unique to this version of it.
-
-        DuckDB shares one database instance per path inside a process, so a long-lived reader
-        (the web service) that still holds a connection to an older version would keep being
-        handed that version. A hard link named after the file's identity gives every published
-        version its own path; links of versions no longer current are removed (open connections
-        keep their data until they close).
-        """
-        if not self.exists():
-            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
-        links = self.root / ".snapshots"
-        try:
-            links.mkdir(exist_ok=True)
-        except OSError:
-            return self.db_path  # a read-only folder: no versioned paths, plain reads still work
-        while True:
-            current = os.stat(self.db_path)
-            link = links / f"{current.st_ino}-{current.st_mtime_ns}.duckdb"
-            if not link.exists():
-                tmp = links / f".{link.name}.{os.getpid()}.tmp"
-                tmp.unlink(missing_ok=True)
-                try:
-                    os.link(self.db_path, tmp)
-                except FileNotFoundError:
-                    continue  # replaced between stat and link
-                except OSError:
-                    return self.db_path  # no hard links on this file system
-                os.replace(tmp, link)
-            linked = os.stat(link)
-            if (linked.st_ino, linked.st_mtime_ns) == (current.st_ino, current.st_mtime_ns):
-                break
-            link.unlink(missing_ok=True)  # a newer version came in between: link that one
-        for old in links.glob("*.duckdb"):
-            if old != link:
-                old.unlink(missing_ok=True)
-        return link
 
     def _stage(self, staging: Path, tables: RunTables) -> dict[str, Path]:
         staging.mkdir(parents=True, exist_ok=True)
@@ -290,7 +262,7 @@ class Warehouse:
     def table_names(self) -> list[str]:
         with self.connect() as con:
             rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
                 "AND table_type = 'BASE TABLE' ORDER BY 1"
             ).fetchall()
         return [r[0] for r in rows]
@@ -299,7 +271,7 @@ class Warehouse:
         """The ready-made analyst views (see warehouse/sql/views.sql)."""
         with self.connect() as con:
             rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
                 "AND table_type = 'VIEW' ORDER BY 1"
             ).fetchall()
         return [r[0] for r in rows]
