@@ -316,6 +316,33 @@ TABLES: dict[str, Table] = {
                         VALIDATION_RESULTS, FETCH_STATE)
 }
 
+
+@dataclass(frozen=True)
+class Slicing:
+    """How a table's downloads are cut by date range and by source: by its own columns, else
+    through `via`, a (key column, table) pair: the rows whose key is among that table's cut rows."""
+
+    date: str | None = None  # a DATE or TIMESTAMPTZ column; a range covers whole days in UTC
+    sources: tuple[str, ...] = ()  # a row is from a source when any of these equals it (any case)
+    via: tuple[str, str] | None = None
+
+
+# What a user means by "source" is the publisher as they would name it: the site ("Israel365
+# News"), its domain ("israel365news.com") or the feed's title. A mention, entity or event has no
+# source of its own: it is cut through the articles that name it. An event's date is its own.
+SLICING: dict[str, Slicing] = {
+    "articles": Slicing(date="published_at", sources=("source_name", "domain", "feed_name")),
+    "entity_mentions": Slicing(via=("article_id", "articles")),
+    "event_mentions": Slicing(via=("article_id", "articles")),
+    "entities": Slicing(via=("entity_id", "entity_mentions")),
+    "events": Slicing(date="event_date", via=("event_id", "event_mentions")),
+    "quarantine": Slicing(date="quarantined_at"),
+    "runs": Slicing(date="started_at"),
+    "validation_results": Slicing(date="validated_at"),
+    "fetch_state": Slicing(date="fetched_at"),
+    "table_updates": Slicing(date="updated_at"),
+}
+
 # Records as the extract stage hands them on, before normalization (not a warehouse table).
 # `format` is one of RECORD_FORMATS; `published`/`updated` are date strings as the source gave
 # them (or ISO 8601 in UTC where a parser already resolved them); `categories` are feed tags.

@@ -1,0 +1,532 @@
+"""Reading the warehouse for others: locked-down read-only connections, table facts, streamed
+downloads and SQL with a row and a time limit. Used by the web service (`flows/web.py`).
+
+Every connection here is a private in-memory DuckDB instance that ATTACHes the warehouse file
+read-only (`warehouse.store.attach_read_only`), then disables file access and locks its
+configuration. Private instances also keep instance-wide state (settings, logging) from being
+shared between requests. Nothing is cached across requests, so a run that publishes a new file is
+seen by the next request, and a reader never holds the file for writing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import math
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from schemas import SLICING, Slicing
+from warehouse.store import DB_FILE, WarehouseMissing, attach_read_only, configured
+
+CATALOG = "newsflow"
+EXPORT_FORMATS = ("parquet", "csv")
+MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
+SQL_ROW_LIMIT = 10_000
+SQL_TIME_LIMIT = 10.0  # seconds
+EXPORT_BATCH_ROWS = 65_536
+
+# Set when the instance is created; the rest (file access, the lock) once the warehouse is attached.
+_CONNECT_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    # SQL must not see the web process's Python variables as tables (replacement scans).
+    "python_enable_replacements": False,
+}
+_STATEMENTS_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_FILES = "queries may not read or write files outside the warehouse"
+_READ_ONLY = "the warehouse is read-only: only SELECT queries are allowed"
+_REFUSED_STATEMENTS = {
+    duckdb.StatementType.COPY: _FILES,
+    duckdb.StatementType.EXPORT: _FILES,
+    duckdb.StatementType.COPY_DATABASE: _FILES,
+    duckdb.StatementType.ATTACH: "queries may not attach other databases",
+    duckdb.StatementType.DETACH: "queries may not detach databases",
+    duckdb.StatementType.LOAD: "queries may not install or load extensions",
+    duckdb.StatementType.EXTENSION: "queries may not install or load extensions",
+    duckdb.StatementType.SET: "the configuration is locked: queries may not change settings",
+    duckdb.StatementType.VARIABLE_SET: "the configuration is locked: queries may not change settings",
+    duckdb.StatementType.PRAGMA: "the configuration is locked: queries may not run PRAGMA statements",
+    duckdb.StatementType.CALL: "CALL is not allowed; use SELECT * FROM function(...)",
+}
+# Table functions that change the state of the database instance (logging, profiling,
+# checkpoints), run SQL given as a string (which would escape these checks), or read raw memory.
+_FUNCTIONS_REFUSED = {
+    "enable_logging", "disable_logging", "truncate_duckdb_logs", "enable_profiling", "disable_profiling",
+    "checkpoint", "force_checkpoint", "query", "json_execute_serialized_sql", "arrow_scan", "arrow_scan_dumb",
+    "pandas_scan", "python_map_function",
+}
+# Column types a CSV cell cannot hold as they are, by DuckDB type id.
+_NESTED_TYPES = {"list", "struct", "map", "array", "union"}
+
+
+class QueryRefused(ValueError):
+    """A query or download the reader will not run; the message says what and why."""
+
+
+class UnknownTable(KeyError):
+    """A table or view the warehouse does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_only_connection(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A private, locked-down connection to the warehouse file: read-only, no access to other
+    files, no extension installs or loads, no setting changes, timestamps in UTC."""
+    if not db_path.exists():
+        raise WarehouseMissing(f"no warehouse at {db_path.parent} (no {DB_FILE}); run `newsflow run` first")
+    con = attach_read_only(db_path, config=_CONNECT_CONFIG, catalog=CATALOG)
+    try:
+        configured(con)
+        con.execute("SET enable_progress_bar = false")  # it would draw on the server's terminal
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table or view: its columns, row count (None for views) and last update."""
+
+    name: str
+    kind: str  # "table" or "view"
+    columns: tuple[Column, ...]
+    rows: int | None = None
+    updated_at: dt.datetime | None = None
+    can_filter_by_date: bool = False
+    can_filter_by_source: bool = False
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The latest run (by finished_at) and its validation results, failures first."""
+
+    run_id: str | None
+    finished_at: dt.datetime | None
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        index = self.columns.index("success") if "success" in self.columns else None
+        return 0 if index is None else sum(1 for row in self.rows if row[index] is False)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A download's cut: inclusive UTC dates and a source name, domain or feed title."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    source: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.start is not None or self.end is not None or bool(self.source)
+
+    def file_stem(self, table: str) -> str:
+        """The download's file name without extension: the table, then the filters."""
+        parts = [table]
+        if self.start:
+            parts.append(f"from-{self.start.isoformat()}")
+        if self.end:
+            parts.append(f"to-{self.end.isoformat()}")
+        if self.source:
+            parts.append("source-" + (re.sub(r"[^A-Za-z0-9.-]+", "-", self.source).strip("-.")[:60] or "x"))
+        return "_".join(parts)
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """One query's answer as JSON-safe values, cut at the row limit."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+
+def _slice_condition(table: str, slicing: dict[str, Slicing], filters: Filters, dimension: str,
+                     seen: tuple[str, ...] = ()) -> tuple[str, list] | None:
+    """A WHERE condition (and its parameters) cutting `table` on one dimension ("date" or
+    "source"), through `via` tables when the table has no such column; None when it cannot be cut."""
+    spec = slicing.get(table)
+    if spec is None or table in seen:
+        return None
+    if dimension == "date" and spec.date:
+        column, conditions, params = _ident(spec.date), [], []
+        if filters.start:
+            conditions.append(f"{column} >= ?")
+            params.append(filters.start)
+        if filters.end:
+            # Dates are inclusive: everything before the next day (UTC, the session's zone).
+            conditions.append(f"{column} < ?")
+            params.append(filters.end + dt.timedelta(days=1))
+        return " AND ".join(conditions), params
+    if dimension == "source" and spec.sources:
+        columns = ", ".join(f"lower({_ident(c)})" for c in spec.sources)
+        return f"lower(?) IN ({columns})", [filters.source]
+    if spec.via:
+        key, other = spec.via
+        inner = _slice_condition(other, slicing, filters, dimension, (*seen, table))
+        if inner is not None:
+            return f"{_ident(key)} IN (SELECT {_ident(key)} FROM {_ident(other)} WHERE {inner[0]})", inner[1]
+    return None
+
+
+def filtered_query(table: str, filters: Filters, slicing: dict[str, Slicing] = SLICING) -> tuple[str, list]:
+    """`SELECT * FROM table` cut by `filters` (bound parameters), or QueryRefused when the table
+    has no date or source to cut by."""
+    conditions, params = [], []
+    wanted = [d for d, on in (("date", filters.start or filters.end), ("source", filters.source)) if on]
+    for dimension in wanted:
+        condition = _slice_condition(table, slicing, filters, dimension)
+        if condition is None:
+            raise QueryRefused(
+                f"table {table!r} cannot be filtered by {dimension}: it has no {dimension} column "
+                f"and no article to take one from"
+            )
+        conditions.append(f"({condition[0]})")
+        params.extend(condition[1])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT * FROM {_ident(table)}{where}", params
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that keeps what was written until it is drained."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        self._chunks.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        data, self._chunks = b"".join(self._chunks), []
+        return data
+
+
+class ExportStream:
+    """The bytes of one download, produced one record batch at a time from its own read-only
+    connection; the connection closes when the stream ends or `close()` is called."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, query: str, params: list, fmt: str, filename: str,
+                 batch_rows: int = EXPORT_BATCH_ROWS, on_close=None):
+        self.filename = filename
+        self.media_type = MEDIA_TYPES[fmt]
+        self._con = con
+        self._on_close = on_close
+        self._closed = False
+        # Run now, so that a failing query fails before a response has started.
+        self._chunks = self._produce(con.execute(query, params).to_arrow_reader(batch_rows), fmt)
+
+    @staticmethod
+    def _produce(reader, fmt: str) -> Iterator[bytes]:
+        sink = _Sink()
+        writer = (pq.ParquetWriter(sink, reader.schema) if fmt == "parquet"
+                  else pacsv.CSVWriter(sink, reader.schema))
+        for batch in reader:
+            writer.write_batch(batch)
+            chunk = sink.drain()
+            if chunk:
+                yield chunk
+        writer.close()
+        yield sink.drain()
+
+    def __iter__(self) -> ExportStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._closed:
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._chunks.close()
+        finally:
+            self._con.close()
+            if self._on_close:
+                self._on_close()
+
+
+def _json_safe(value: Any) -> Any:
+    """A value as JSON can hold it: ISO dates and times, base64 bytes, decimals as strings."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def _functions_called(tree: Any) -> Iterator[str]:
+    if isinstance(tree, dict):
+        name = tree.get("function_name")
+        if isinstance(name, str):
+            yield name.lower()
+        for child in tree.values():
+            yield from _functions_called(child)
+    elif isinstance(tree, list):
+        for child in tree:
+            yield from _functions_called(child)
+
+
+@dataclass
+class Reader:
+    """Read access to one warehouse folder for the web service; a new connection per call."""
+
+    root: Path
+    sql_row_limit: int = SQL_ROW_LIMIT
+    sql_time_limit: float = SQL_TIME_LIMIT
+    slicing: dict[str, Slicing] = field(default_factory=lambda: SLICING)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _open_exports: int = field(default=0, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.root) / DB_FILE
+
+    @property
+    def docs_index(self) -> Path:
+        """The Great Expectations Data Docs home page a run writes."""
+        return Path(self.root) / "docs" / "index.html"
+
+    @property
+    def open_exports(self) -> int:
+        """Downloads whose connection is still open."""
+        return self._open_exports
+
+    def exists(self) -> bool:
+        return self.db_path.exists()
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return read_only_connection(self.db_path)
+
+    # --- what is there -------------------------------------------------------------------------
+
+    def relations(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+        """Every table and view of the warehouse (name -> "table" or "view"), tables first."""
+        rows = con.execute(
+            "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary "
+            "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND NOT temporary AND NOT internal ORDER BY 2, 1"
+        ).fetchall()
+        return dict(rows)
+
+    def _last_updates(self, con: duckdb.DuckDBPyConnection, tables: dict[str, str]) -> dict[str, dt.datetime]:
+        if tables.get("table_updates") == "table":
+            updates = dict(con.execute("SELECT table_name, updated_at FROM table_updates").fetchall())
+            if updates:  # the bookkeeping table itself changes with every row it records
+                updates.setdefault("table_updates", max(updates.values()))
+            return updates
+        if tables.get("runs") == "table":
+            # An older warehouse without table_updates: every table is as new as the last run.
+            (latest,) = con.execute("SELECT max(finished_at) FROM runs").fetchone()
+            return {name: latest for name, kind in tables.items() if kind == "table" and latest is not None}
+        return {}
+
+    def describe(self) -> list[TableInfo]:
+        """Every base table (with its row count and last update), then every view (columns only)."""
+        with self.connect() as con:
+            relations = self.relations(con)
+            columns: dict[str, list[Column]] = {}
+            for table, column, dtype in con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index"
+            ).fetchall():
+                columns.setdefault(table, []).append(Column(column, dtype))
+            updates = self._last_updates(con, relations)
+            infos = []
+            for name, kind in relations.items():
+                rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0] if kind == "table" else None
+                infos.append(TableInfo(
+                    name=name, kind=kind, columns=tuple(columns.get(name, ())), rows=rows,
+                    updated_at=updates.get(name) if kind == "table" else None,
+                    can_filter_by_date=_slice_condition(name, self.slicing, Filters(start=dt.date.min), "date") is not None,
+                    can_filter_by_source=_slice_condition(name, self.slicing, Filters(source="x"), "source") is not None,
+                ))
+        return infos
+
+    def latest_validation(self) -> ValidationReport:
+        """The validation results of the latest run (runs ordered by finished_at)."""
+        with self.connect() as con:
+            relations = self.relations(con)
+            if relations.get("runs") != "table":
+                return ValidationReport(None, None)
+            latest = con.execute(
+                "SELECT run_id, finished_at FROM runs ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
+            ).fetchone()
+            if latest is None or relations.get("validation_results") != "table":
+                return ValidationReport(*(latest or (None, None)))
+            result = con.execute(
+                "SELECT table_name, expectation, column_name, is_critical, success, element_count, unexpected_count "
+                "FROM validation_results WHERE run_id = ? ORDER BY success, table_name, expectation, column_name",
+                [latest[0]],
+            )
+            names = tuple(d[0] for d in result.description)
+            return ValidationReport(latest[0], latest[1], names, tuple(result.fetchall()))
+
+    # --- downloads -----------------------------------------------------------------------------
+
+    def export(self, table: str, fmt: str, filters: Filters = Filters(), batch_rows: int = EXPORT_BATCH_ROWS
+               ) -> ExportStream:
+        """A stream of `table` (cut by `filters`) as Parquet or CSV. Blobs become base64 and
+        nested values JSON text in CSV, which has no such types."""
+        if fmt not in EXPORT_FORMATS:
+            raise QueryRefused(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+        con = self.connect()
+        try:
+            relations = self.relations(con)
+            if table not in relations:
+                raise UnknownTable(f"no table {table!r} in the warehouse; tables: {', '.join(relations)}")
+            query, params = filtered_query(table, filters, self.slicing)
+            if fmt == "csv":
+                query, params = self._csv_ready(con, table, query), params
+            with self._lock:
+                self._open_exports += 1
+            return ExportStream(con, query, params, fmt, f"{filters.file_stem(table)}.{fmt}", batch_rows,
+                                on_close=self._export_closed)
+        except BaseException:
+            con.close()
+            raise
+
+    def _export_closed(self) -> None:
+        with self._lock:
+            self._open_exports -= 1
+
+    @staticmethod
+    def _csv_ready(con: duckdb.DuckDBPyConnection, table: str, query: str) -> str:
+        types = con.execute(f"SELECT * FROM {_ident(table)} LIMIT 0").description
+        selected = []
+        for name, dtype, *_ in types:
+            column = _ident(name)
+            if dtype.id == "blob":
+                selected.append(f"base64({column}) AS {column}")
+            elif dtype.id in _NESTED_TYPES:
+                selected.append(f"CAST(to_json({column}) AS VARCHAR) AS {column}")
+            else:
+                selected.append(column)
+        return f"SELECT {', '.join(selected)} FROM ({query}) AS t"
+
+    # --- SQL -----------------------------------------------------------------------------------
+
+    def sql(self, query: str, limit: int | None = None) -> SqlResult:
+        """Run one read-only SELECT (or EXPLAIN) with the row and time limits; QueryRefused
+        says what was refused and why, with DuckDB's message where DuckDB refused it."""
+        limit = self.sql_row_limit if limit is None else max(1, min(limit, self.sql_row_limit))
+        con = self.connect()
+        timer = threading.Timer(self.sql_time_limit, con.interrupt)
+        timer.daemon = True
+        try:
+            self._check(con, query)
+            timer.start()
+            result = con.execute(query)
+            names = [d[0] for d in result.description]
+            types = [str(d[1]) for d in result.description]
+            rows = result.fetchmany(limit + 1)
+        except duckdb.InterruptException as err:
+            raise QueryRefused(
+                f"refused: the query ran longer than the time limit of {self.sql_time_limit:g} s and was "
+                f"interrupted ({err})"
+            ) from err
+        except duckdb.PermissionException as err:
+            raise QueryRefused(f"refused: {_FILES} ({err})") from err
+        except duckdb.Error as err:
+            raise QueryRefused(f"query failed: {err}") from err
+        finally:
+            timer.cancel()
+            con.close()
+        return SqlResult(names, types, [_json_safe(list(r)) for r in rows[:limit]], truncated=len(rows) > limit)
+
+    @staticmethod
+    def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
+        """Refuse anything but one SELECT or EXPLAIN that calls no state-changing function."""
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as err:
+            raise QueryRefused(f"query failed: {err}") from err
+        if len(statements) != 1:
+            raise QueryRefused(f"refused: send exactly one SQL statement (got {len(statements)})")
+        (statement,) = statements
+        try:
+            kind = statement.type
+            name = kind.name if kind.name.isidentifier() else "an unsupported"  # e.g. UPDATE EXTENSIONS
+        except duckdb.Error:
+            kind, name = None, "an unsupported"
+        if kind not in _STATEMENTS_ALLOWED:
+            reason = _REFUSED_STATEMENTS.get(kind, _READ_ONLY)
+            raise QueryRefused(f"refused: {reason} (got {name} statement)")
+        select = statement.query
+        if kind == duckdb.StatementType.EXPLAIN:
+            select = re.sub(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", "", select, flags=re.I)
+        (tree,) = con.execute("SELECT json_serialize_sql(?)", [select]).fetchone()
+        parsed = json.loads(tree)
+        if parsed.get("error"):
+            raise QueryRefused(f"refused: only SELECT queries are allowed ({parsed.get('error_message')})")
+        refused = sorted(set(_functions_called(parsed)) & _FUNCTIONS_REFUSED)
+        if refused:
+            raise QueryRefused(
+                f"refused: {', '.join(f + '()' for f in refused)} would change the server's database "
+                f"instance or run SQL past these checks"
+            )
+
