@@ -317,5 +317,38 @@ def tables(warehouse: WarehouseOption = None) -> None:
         typer.echo(f"{name:<24}{rows:>10}")
 
 
+@app.command()
+def web(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; any but loopback needs a token.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    warehouse: WarehouseOption = None,
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", envvar="NEWSFLOW_WEB_TOKEN", show_envvar=True,
+                     help="Require this token on every route but /healthz (Authorization: Bearer, or ?token=)."),
+    ] = None,
+) -> None:
+    """Serve the warehouse: a page to browse and download tables, a JSON API and read-only SQL.
+
+    Reads open the database read-only per request, so runs and readers never wait for each other."""
+    from flows.web import is_loopback
+
+    if not token and not is_loopback(host):
+        raise typer.BadParameter(
+            f"refusing to serve on {host} without a token: anyone who can reach it could read the warehouse; "
+            f"pass --token or set NEWSFLOW_WEB_TOKEN", param_hint="--host")
+    import uvicorn
+
+    from flows.settings import resolve_settings
+    from flows.web import create_app
+
+    root = resolve_settings(warehouse=warehouse).warehouse
+    if not (root / "newsflow.duckdb").exists():
+        typer.echo(f"newsflow: no warehouse at {root} yet; pages answer 503 until a run loads one", err=True)
+    typer.echo(f"serving {root} on http://{host}:{port}/" + (" (token required)" if token else ""))
+    uvicorn.run(create_app(root, token=token), host=host, port=port, log_level="info")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,307 @@
+"""The web service (`newsflow web`): a page to browse and download the warehouse tables, a JSON
+API for the same, and a read-only SQL endpoint. Every request reads through `warehouse.reader`,
+which opens the database file read-only per request, so a run is never blocked by readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from warehouse.reader import (
+    EXPORT_FORMATS, MEDIA_TYPES, SQL_ROW_LIMIT, SQL_TIME_LIMIT, ExportStream, Filters, QueryRefused, Reader,
+    UnknownTable,
+)
+from warehouse.store import WarehouseMissing
+
+TOKEN_COOKIE = "newsflow_token"
+TOKEN_ENV = "NEWSFLOW_WEB_TOKEN"
+OPEN_PATHS = ("/healthz",)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What was refused or failed, and why.")
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str = Field(description="DuckDB type, e.g. VARCHAR, TIMESTAMP WITH TIME ZONE, VARCHAR[].")
+
+
+class DownloadsOut(BaseModel):
+    parquet: str
+    csv: str
+
+
+class TableOut(BaseModel):
+    name: str
+    kind: Literal["table", "view"]
+    rows: int | None = Field(description="Row count (null for views, which are not counted).")
+    columns: list[ColumnOut]
+    last_updated_at: dt.datetime | None = Field(
+        description="When a run last wrote rows to the table (table_updates), else when the last run finished.")
+    downloads: DownloadsOut = Field(description="URLs of the whole table as Parquet and as CSV.")
+    filter_by_date: bool = Field(description="Whether ?start=&end= can cut the download.")
+    filter_by_source: bool = Field(description="Whether ?source= can cut the download.")
+
+
+class TablesOut(BaseModel):
+    tables: list[TableOut]
+    views: list[TableOut]
+
+
+class SqlIn(BaseModel):
+    sql: str = Field(description="One SELECT (or EXPLAIN) statement.", examples=["select title from articles"])
+    limit: int | None = Field(None, ge=1, description=f"Most rows to return (at most the server's {SQL_ROW_LIMIT}).")
+
+
+class SqlOut(BaseModel):
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]] = Field(description="Timestamps ISO 8601, blobs base64, decimals as strings.")
+    row_count: int
+    truncated: bool = Field(description="True when the result had more rows than the limit.")
+
+
+_ERRORS = {
+    400: {"model": ErrorOut, "description": "Refused (a filter the table cannot take, a bad date, a query that "
+                                            "is not a read-only SELECT, or one past the time limit)."},
+    401: {"model": ErrorOut, "description": "A token is set and the request did not carry it."},
+    503: {"model": ErrorOut, "description": "There is no warehouse yet: run `newsflow run` first."},
+}
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None or not value.strip():
+        return None
+    if not _ISO_DATE.match(value.strip()):
+        raise QueryRefused(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as err:
+        raise QueryRefused(f"{name} is not a valid date: {err}") from err
+
+
+def _filters(start: str | None, end: str | None, source: str | None) -> Filters:
+    filters = Filters(_date(start, "start"), _date(end, "end"), (source or "").strip() or None)
+    if filters.start and filters.end and filters.start > filters.end:
+        raise QueryRefused(f"start ({filters.start}) is after end ({filters.end})")
+    return filters
+
+
+class _DataDocs(StaticFiles):
+    """The Data Docs folder, which only appears with the first run: 404 until then."""
+
+    async def check_config(self) -> None:
+        pass
+
+    async def get_response(self, path: str, scope):
+        if not Path(self.directory).is_dir():
+            raise HTTPException(404, "no Data Docs yet: run `newsflow run` first")
+        return await super().get_response(path, scope)
+
+
+async def _drained(stream: ExportStream):
+    """The stream's chunks, each produced in a worker thread; its connection closes when the
+    download ends, fails or the client goes away (the generator is then cancelled or closed)."""
+    try:
+        while (chunk := await run_in_threadpool(next, stream, None)) is not None:
+            if chunk:
+                yield chunk
+    finally:
+        stream.close()
+
+
+class _TokenGate:
+    """ASGI middleware: with a token set, every path but /healthz needs it, as a bearer token, a
+    `?token=` parameter (then kept in a cookie for the page's links) or that cookie."""
+
+    def __init__(self, app, token: str):
+        self.app = app
+        self.token = token
+
+    def _matches(self, given: str | None) -> bool:
+        return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        header = request.headers.get("authorization", "")
+        bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
+        from_query = request.query_params.get("token")
+        if not any(self._matches(g) for g in (bearer, from_query, request.cookies.get(TOKEN_COOKIE))):
+            response = JSONResponse(
+                {"error": "a token is required: send 'Authorization: Bearer <token>' or add ?token=<token>"},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )
+            return await response(scope, receive, send)
+        if not self._matches(from_query):
+            return await self.app(scope, receive, send)
+        cookie = Response()
+        cookie.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict", path="/")
+        cookie_headers = [h for h in cookie.raw_headers if h[0] == b"set-cookie"]
+
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cookie_headers]}
+            await send(message)
+
+        return await self.app(scope, receive, send_with_cookie)
+
+
+def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = SQL_ROW_LIMIT,
+               sql_time_limit: float = SQL_TIME_LIMIT) -> FastAPI:
+    """The web service over the warehouse folder `warehouse`; with `token`, every route but
+    /healthz requires it."""
+    reader = Reader(Path(warehouse), sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    app = FastAPI(
+        title="newsflow",
+        summary="Browse, download and query the newsflow warehouse (read-only).",
+        description=(
+            "Tables of the DuckDB warehouse as Parquet or CSV downloads (whole, or cut by date range "
+            "and source), their schemas and row counts, and a read-only SQL endpoint with a row "
+            f"limit ({sql_row_limit}) and a time limit ({sql_time_limit:g} s)."
+        ),
+        version="1",
+    )
+    app.state.reader = reader
+
+    @app.exception_handler(QueryRefused)
+    async def _refused(request: Request, err: QueryRefused):
+        return JSONResponse({"error": str(err)}, status_code=400)
+
+    @app.exception_handler(UnknownTable)
+    async def _unknown(request: Request, err: UnknownTable):
+        return JSONResponse({"error": str(err)}, status_code=404)
+
+    @app.exception_handler(WarehouseMissing)
+    async def _missing(request: Request, err: WarehouseMissing):
+        return JSONResponse({"error": str(err)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in err.errors())
+        return JSONResponse({"error": f"invalid request: {problems}", "detail": err.errors()}, status_code=422)
+
+    @app.get("/healthz", summary="Liveness check", responses={200: {"description": "The server is up."}})
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def _table_out(request: Request, info) -> TableOut:
+        url = request.url_for("export_table", table=info.name)
+        return TableOut(
+            name=info.name, kind=info.kind, rows=info.rows, last_updated_at=info.updated_at,
+            columns=[ColumnOut(name=c.name, type=c.type) for c in info.columns],
+            downloads=DownloadsOut(**{f: str(url.include_query_params(format=f)) for f in EXPORT_FORMATS}),
+            filter_by_date=info.can_filter_by_date, filter_by_source=info.can_filter_by_source,
+        )
+
+    @app.get("/api/tables", response_model=TablesOut, summary="Tables and views", responses={
+        200: {"description": "Every base table with its row count, columns, last update and download URLs; "
+                             "then the analyst views."}, 401: _ERRORS[401], 503: _ERRORS[503]})
+    def list_tables(request: Request) -> TablesOut:
+        infos = reader.describe()
+        return TablesOut(tables=[_table_out(request, i) for i in infos if i.kind == "table"],
+                         views=[_table_out(request, i) for i in infos if i.kind == "view"])
+
+    @app.get(
+        "/api/export/{table}", name="export_table", summary="Download a table", response_class=StreamingResponse,
+        responses={
+            200: {"description": "The table (cut by the filters given) as a Parquet or CSV attachment, streamed. "
+                                 "In CSV, blobs are base64 and lists/structs JSON text.",
+                  "content": {MEDIA_TYPES["parquet"]: {"schema": {"type": "string", "format": "binary"}},
+                              MEDIA_TYPES["csv"]: {"schema": {"type": "string"}}}},
+            404: {"model": ErrorOut, "description": "No such table or view."},
+            422: {"model": ErrorOut, "description": "Unknown format."},
+            **_ERRORS,
+        },
+    )
+    def export_table(
+        table: str,
+        fmt: Annotated[Literal["parquet", "csv"], Query(alias="format", description="File format.")] = "parquet",
+        start: Annotated[str | None, Query(description="First day, inclusive (YYYY-MM-DD, UTC).",
+                                           examples=["2024-01-01"])] = None,
+        end: Annotated[str | None, Query(description="Last day, inclusive (YYYY-MM-DD, UTC).",
+                                         examples=["2024-01-31"])] = None,
+        source: Annotated[str | None, Query(description="Source name, domain or feed title (any case).",
+                                            examples=["israel365news.com"])] = None,
+    ) -> StreamingResponse:
+        stream = reader.export(table, fmt, _filters(start, end, source))
+        return StreamingResponse(
+            _drained(stream), media_type=stream.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{stream.filename}"'},
+        )
+
+    sql_responses = {200: {"description": "The result, as JSON-safe values, cut at the row limit."}, **_ERRORS}
+    sql_description = (
+        f"Runs one SELECT (or EXPLAIN) on a read-only connection that cannot touch files, extensions or "
+        f"settings, with a row limit ({sql_row_limit}) and a time limit ({sql_time_limit:g} s)."
+    )
+
+    @app.get("/api/sql", response_model=SqlOut, summary="Read-only SQL (GET)", description=sql_description,
+             responses=sql_responses)
+    def sql_get(
+        sql: Annotated[str, Query(description="One SELECT statement.", examples=["select count(*) from articles"])],
+        limit: Annotated[int | None, Query(ge=1, description="Most rows to return.")] = None,
+    ) -> SqlOut:
+        return _sql(sql, limit)
+
+    @app.post("/api/sql", response_model=SqlOut, summary="Read-only SQL (POST)", description=sql_description,
+              responses=sql_responses)
+    def sql_post(body: SqlIn) -> SqlOut:
+        return _sql(body.sql, body.limit)
+
+    def _sql(query: str, limit: int | None) -> SqlOut:
+        result = reader.sql(query, limit)
+        return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
+                      truncated=result.truncated)
+
+    @app.get("/", response_class=HTMLResponse, summary="The warehouse page", include_in_schema=True,
+             responses={200: {"description": "Tables, downloads, filters and the latest validation results."}})
+    def page(request: Request) -> HTMLResponse:
+        try:
+            infos, report = reader.describe(), reader.latest_validation()
+        except WarehouseMissing as err:
+            return templates.TemplateResponse(request, "index.html", {"missing": str(err)}, status_code=503)
+        return templates.TemplateResponse(request, "index.html", {
+            "missing": None,
+            "tables": [i for i in infos if i.kind == "table"],
+            "views": [i for i in infos if i.kind == "view"],
+            "report": report,
+            "has_docs": reader.docs_index.exists(),
+            "warehouse": reader.root,
+            "sql_row_limit": sql_row_limit,
+            "sql_time_limit": sql_time_limit,
+        })
+
+    # Great Expectations Data Docs, as a run writes them (index.html at the top).
+    app.mount("/data-docs", _DataDocs(directory=Path(warehouse) / "docs", html=True, check_dir=False),
+              name="data-docs")
+    if token:
+        app.add_middleware(_TokenGate, token=token)
+    return app
