@@ -124,29 +124,40 @@ def _table(store: Warehouse, name: str) -> pl.DataFrame:
 
 
 def test_overlapping_runs_leave_the_warehouse_as_one_run_does(prefect_server, tmp_path):
+    from warehouse.lock import run_lock
+
     feeds = shared_data("feeds", "laminas_integration")
     inputs = [str(SEEDS), str(feeds)]
-    started = [
-        subprocess.Popen([NEWSFLOW, "run", *inputs, "--warehouse", str(tmp_path / "shared"), "--if-running", policy],
-                         env=_api_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for policy in ("wait", "skip", "wait")
-    ]
-    outputs = [p.communicate(timeout=600)[0] for p in started]
-    assert [p.returncode for p in started] == [0, 0, 0], outputs
-    skipped = [o for o in outputs if " skipped: " in o]
-    waited = [o for o in outputs if " waits: " in o]
-    # all three started together: one loaded, the skipping one skipped, a waiting one waited
-    assert len(skipped) == 1 and "Skipping run" in skipped[0]
-    assert len(waited) >= 1
+    shared = tmp_path / "shared"
+    logs = {policy: tmp_path / f"{policy}.log" for policy in ("skip", "wait-1", "wait-2")}
+
+    def start(policy: str) -> subprocess.Popen:
+        # output to files: an unread pipe that fills up would block the child
+        return subprocess.Popen([NEWSFLOW, "run", *inputs, "--warehouse", str(shared),
+                                 "--if-running", policy.split("-")[0]], env=_api_env(),
+                                stdout=logs[policy].open("w"), stderr=subprocess.STDOUT, text=True)
+
+    # While the warehouse is held (as by a run that is loading), three runs start: the skipping one
+    # skips, the two waiting ones wait, then overlap each other once it is released.
+    with run_lock(shared, "holding-run"):
+        runs = {policy: start(policy) for policy in logs}
+        assert runs["skip"].wait(300) == 0, logs["skip"].read_text()
+        assert "Skipping run" in logs["skip"].read_text() and "skipped: run holding-run" in logs["skip"].read_text()
+        for policy in ("wait-1", "wait-2"):
+            _wait_for(lambda: " waits: run holding-run" in logs[policy].read_text(), 300, f"{policy} to wait")
+    for policy in ("wait-1", "wait-2"):
+        assert runs[policy].wait(600) == 0, logs[policy].read_text()
+    # both were alive together, each waiting on the lock: one loaded, then the other
+    assert all("holds warehouse" in logs[p].read_text() for p in ("wait-1", "wait-2"))
 
     single = subprocess.run([NEWSFLOW, "run", *inputs, "--warehouse", str(tmp_path / "single")],
                             env=_api_env(), capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stdout + single.stderr
-    shared, alone = Warehouse(tmp_path / "shared"), Warehouse(tmp_path / "single")
+    together, alone = Warehouse(shared), Warehouse(tmp_path / "single")
     for name in DATA_TABLES:
-        assert _table(shared, name).equals(_table(alone, name)), name
+        assert _table(together, name).equals(_table(alone, name)), name
     assert _table(alone, "articles").height > 50
-    # the waiting runs found nothing new; the skipped one left no trace
-    counts = shared.query("SELECT articles_new, articles_unchanged FROM runs ORDER BY started_at").rows()
+    # the second waiting run found nothing new; the skipped one left no trace
+    counts = together.query("SELECT articles_new, articles_unchanged FROM runs ORDER BY started_at").rows()
     assert len(counts) == 2 and counts[1][0] == 0 and counts[1][1] == counts[0][0]
-    assert not list((tmp_path / "shared").glob(".*.tmp"))
+    assert not list(shared.glob(".*.tmp"))
