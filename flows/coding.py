@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +12,7 @@ import polars as pl
 from flows.lexicons import actor_dictionary, agent_nouns, cameo_codes, verb_lexicon
 from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
 from transforms.events import Lexicon, coded_events
-from transforms.nlp import parsed_documents
+from transforms.nlp import Parsed, parsed_documents
 
 # Dictionary kinds whose names are matched in the text even where the model misses them. Persons
 # only by full name: a lone surname out of context ("Bush", "Rice") is too often something else.
@@ -21,27 +21,40 @@ RULER_KINDS = ("country", "nationality", "igo", "group", "person")
 
 @dataclass(frozen=True)
 class Resources:
-    """The spaCy pipeline with the actor dictionary's entity ruler, and the coder's lexicons."""
+    """The spaCy pipeline with the actor dictionary's entity ruler, and the coder's lexicons.
 
-    nlp: object
+    The pipeline loads on first use of `nlp`: a process that only codes what workers parsed (the
+    flow's process on a Dask cluster) never loads the model."""
+
+    model: str
+    ruler_patterns: tuple[dict, ...]
     actor_keys: pl.DataFrame
     lexicon: Lexicon
     codebook: pl.DataFrame
+
+    @cached_property
+    def nlp(self):
+        """The model with an entity ruler after its NER holding `ruler_patterns`."""
+        import spacy
+
+        nlp = spacy.load(self.model)
+        ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False, "validate": False})
+        # The ruler turns each phrase pattern into a Doc with every pipe before it (13 s for the
+        # 20k names); phrase patterns match on token text, so the tokenizer alone gives the same Docs.
+        with nlp.select_pipes(enable=["entity_ruler"]):
+            ruler.add_patterns(list(self.ruler_patterns))
+        return nlp
 
 
 @lru_cache(maxsize=4)
 def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = ()) -> Resources:
     """Model and lexicons for one set of user dictionaries (loaded once per process)."""
-    import spacy
-
     actors = actor_dictionary(list(actor_files))
-    nlp = spacy.load(model)
-    ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False, "validate": False})
     names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2)
                           & ((pl.col("kind") != "person") | pl.col("name").str.contains(" ")))
-    ruler.add_patterns([{"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()])
     return Resources(
-        nlp=nlp,
+        model=model,
+        ruler_patterns=tuple({"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()),
         actor_keys=actor_keys(actors.lazy()).collect(),
         lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files))),
         codebook=cameo_codes(),
@@ -60,6 +73,12 @@ class Language:
 def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_process: int = 1) -> Language:
     """Entity mentions and coded events of `documents` (doc_index, article_id, field, content)."""
     parsed = parsed_documents(res.nlp, documents["content"].to_list(), batch_size, n_process)
+    return resolved_language(documents, parsed, res)
+
+
+def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -> Language:
+    """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
+    (doc_index as in `documents`): the part of the language stage that needs no model."""
     mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
                                  res.actor_keys.lazy()).collect()
     located = mentions.join(documents.select("doc_index", "article_id", "field"), on=["article_id", "field"],
