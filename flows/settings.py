@@ -54,6 +54,12 @@ class Settings:
     # Where the Parquet exports also go: any fsspec URL (s3://bucket/prefix, gs://..., file:///...);
     # empty = only <warehouse>/parquet/.
     export_url: str = ""
+    # Where the language model's tasks run: "default" (Prefect's thread pool, in this process) or
+    # "dask": the Dask scheduler at dask_address, else a temporary local cluster of dask_workers
+    # worker processes (one thread each) started for the run.
+    task_runner: str = "default"
+    dask_address: str = ""
+    dask_workers: int = 2
 
 
 def settings_to_json(settings: Settings) -> dict:
