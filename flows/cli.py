@@ -50,6 +50,11 @@ def _config(path: Optional[Path], required: bool = False):
         _fail(str(err), 2)
 
 
+class TaskRunner(str, enum.Enum):
+    default = "default"
+    dask = "dask"
+
+
 class SqlFormat(str, enum.Enum):
     table = "table"
     csv = "csv"
@@ -68,11 +73,18 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
-def _store(warehouse: Optional[Path]):
+def _warehouse_root(warehouse: Optional[Path]) -> Path:
+    """The warehouse folder: the flag, else NEWSFLOW_WAREHOUSE, else ./newsflow.toml's, else ./warehouse."""
     from flows.settings import resolve_settings
+
+    project = _config(None)
+    return resolve_settings(config=project.run if project else None, warehouse=warehouse).warehouse
+
+
+def _store(warehouse: Optional[Path]):
     from warehouse.store import Warehouse
 
-    return Warehouse(resolve_settings(warehouse=warehouse).warehouse)
+    return Warehouse(_warehouse_root(warehouse))
 
 
 def _fail(message: str, code: int) -> None:
@@ -106,6 +118,16 @@ def run(
         typer.Option("--export-url", help="Also copy the Parquet exports to this fsspec URL "
                                           "(s3://bucket/prefix, gs://..., file:///...)."),
     ] = None,
+    task_runner: Annotated[
+        Optional[TaskRunner],
+        typer.Option("--task-runner", help="Where the language model runs: in this process (default), or on a "
+                                           "Dask cluster (dask; see README, 'Scale out on Dask')."),
+    ] = None,
+    dask_address: Annotated[
+        Optional[str],
+        typer.Option("--dask-address", help="Dask scheduler for --task-runner dask (e.g. tcp://127.0.0.1:8786); "
+                                            "without it a temporary local cluster is started for the run."),
+    ] = None,
 ) -> None:
     """Read articles, extract entities and events, validate and load them into the warehouse."""
     from flows.settings import is_url, sources_from_file
@@ -130,11 +152,21 @@ def run(
     project = _config(config)
     settings = resolve_settings(config=project.run if project else None, warehouse=warehouse, inputs=inputs,
                                 actor_dictionaries=[str(a) for a in actors] if actors else None,
-                                if_running=if_running.value if if_running else None, export_url=export_url)
+                                if_running=if_running.value if if_running else None, export_url=export_url,
+                                task_runner=task_runner.value if task_runner else None, dask_address=dask_address)
+    if dask_address and settings.task_runner != "dask":
+        raise typer.BadParameter("--dask-address needs --task-runner dask", param_hint="--dask-address")
+    from flows.scaleout import TaskRunnerUnusable, checked_task_runner, on_task_runner
+
+    try:
+        checked_task_runner(settings)
+    except TaskRunnerUnusable as err:
+        _fail(str(err), 2)
     try:
         # The heartbeat thread only matters to a server watching for crashed runs.
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            summary = newsflow_run(settings)
+        with (temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+              on_task_runner(newsflow_run, settings) as runnable):
+            summary = runnable(settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
         _fail(f"run failed, the warehouse was left as it was: {type(err).__name__}: {err}", 1)
     if summary.status == "skipped":
@@ -340,10 +372,9 @@ def web(
             f"pass --token or set NEWSFLOW_WEB_TOKEN", param_hint="--host")
     import uvicorn
 
-    from flows.settings import resolve_settings
     from flows.web import create_app
 
-    root = resolve_settings(warehouse=warehouse).warehouse
+    root = _warehouse_root(warehouse)
     if not (root / "newsflow.duckdb").exists():
         typer.echo(f"newsflow: no warehouse at {root} yet; pages answer 503 until a run loads one", err=True)
     typer.echo(f"serving {root} on http://{host}:{port}/" + (" (token required)" if token else ""))
