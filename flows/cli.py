@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -217,25 +218,80 @@ def _describe_schedule(project) -> None:
 
 
 @app.command()
-def serve(config: ConfigOption = None, warehouse: WarehouseOption = None) -> None:
+def serve(
+    config: ConfigOption = None,
+    warehouse: WarehouseOption = None,
+    prefect_port: Annotated[
+        int, typer.Option("--prefect-port", help="Port of the Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
+) -> None:
     """Serve the main flow as a Prefect deployment on the config's cron schedule, in this process.
 
     Runs happen here when due (or when triggered from the Prefect UI/CLI); Ctrl-C stops serving and
-    pauses the schedule. Uses the Prefect server of PREFECT_API_URL, or an embedded one when unset."""
+    pauses the schedule. Uses the Prefect server of PREFECT_API_URL; when unset, starts a local
+    Prefect server (with its scheduler and UI on 127.0.0.1:--prefect-port) for as long as it serves."""
     project, parameters = _scheduled(config, warehouse)
     _prefect_defaults()
     from prefect.schedules import Cron
 
     from flows.pipeline import newsflow_run
 
-    _describe_schedule(project)
-    newsflow_run.serve(
-        name=project.schedule.name,
-        schedules=[Cron(project.schedule.cron, timezone=project.schedule.timezone)],
-        parameters={"settings": parameters},
-        description=f"newsflow run from {project.path}",
-        pause_on_shutdown=True,
-    )
+    with _prefect_api(prefect_port):
+        _describe_schedule(project)
+        newsflow_run.serve(
+            name=project.schedule.name,
+            schedules=[Cron(project.schedule.cron, timezone=project.schedule.timezone)],
+            parameters={"settings": parameters},
+            description=f"newsflow run from {project.path}",
+            pause_on_shutdown=True,
+        )
+
+
+@contextmanager
+def _prefect_api(port: int):
+    """A Prefect API for `serve`: PREFECT_API_URL's, else a local `prefect server start` (the
+    temporary server Prefect starts on its own runs no scheduler, so schedules would never fire)."""
+    import subprocess
+    import time
+
+    import httpx
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        running = httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        running = False
+    server = None
+    if not running:
+        typer.echo(f"starting a local Prefect server on http://127.0.0.1:{port} (its UI shows the deployment)")
+        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                   "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                _fail(f"could not start a Prefect server on port {port}; set PREFECT_API_URL or pass --prefect-port", 1)
+            time.sleep(0.5)
+    os.environ["PREFECT_API_URL"] = url  # the flow runs that serve starts inherit it
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 @app.command()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -193,24 +193,37 @@ def extract_language(articles: pl.DataFrame, settings: Settings) -> tuple[pl.Dat
 
 def _parsed(texts: list[str], settings: Settings) -> Parsed:
     """The model's parse of `texts`: here, in one task (with spaCy processes for many texts), or,
-    when the flow runs on Dask, one task per chunk of whole batches, gathered in order."""
-    if not _on_dask():
+    with `task_runner = "dask"`, one task per chunk of whole batches on the Dask cluster, gathered
+    in order."""
+    if settings.task_runner != "dask":
         processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
         return parse(texts, settings.model, settings.actor_dictionaries, settings.nlp_batch_size, processes)
     # Chunks are whole batches, so every text is parsed in the batch it has on the default path.
     size = settings.nlp_batch_size * DASK_CHUNK_BATCHES
     # Absolute paths: a worker's working directory is its own.
     actor_files = tuple(str(Path(p).resolve()) for p in settings.actor_dictionaries)
-    futures = [(start, parse.submit(texts[start:start + size], settings.model, actor_files, settings.nlp_batch_size))
-               for start in range(0, len(texts), size)]
-    return combined_parse([(start, future.result()) for start, future in futures])
+    with _dask_runner(settings) as runner:
+        futures = [(start, runner.submit(parse, {"texts": texts[start:start + size], "model": settings.model,
+                                                 "actor_files": actor_files, "batch_size": settings.nlp_batch_size}))
+                   for start in range(0, len(texts), size)]
+        return combined_parse([(start, future.result()) for start, future in futures])
 
 
-def _on_dask() -> bool:
-    """Whether this flow run's tasks go to a Dask cluster (see `flows.scaleout.task_runner`)."""
-    # Looked up, not imported: a run on the default runner does not pay for importing distributed.
-    runner_class = getattr(sys.modules.get("prefect_dask"), "DaskTaskRunner", None)
-    return runner_class is not None and isinstance(FlowRunContext.get().task_runner, runner_class)
+@contextmanager
+def _dask_runner(settings: Settings):
+    """The flow run's own task runner when it already is a Dask one (`newsflow run --task-runner
+    dask`), else one started for this stage from the settings: a served or deployed run is loaded
+    from its entrypoint with the default runner, and its settings still say where to parse."""
+    from prefect_dask import DaskTaskRunner
+
+    from flows.scaleout import task_runner
+
+    current = FlowRunContext.get().task_runner
+    if isinstance(current, DaskTaskRunner):
+        yield current
+        return
+    with task_runner(settings) as runner:
+        yield runner
 
 
 @task(cache_policy=NO_CACHE)

@@ -237,3 +237,21 @@ def test_a_bad_dask_address_is_a_usage_error(tmp_path):
     assert without_runner.exit_code == 2 and "--dask-address needs --task-runner dask" in without_runner.output
     unknown = newsflow("run", str(SEEDS), "--task-runner", "ray")
     assert unknown.exit_code == 2 and "ray" in unknown.output
+
+
+def test_a_deployment_run_with_dask_settings_parses_on_the_cluster(prefect_server, cluster, tmp_path):
+    """`newsflow serve`/`deploy` runs load the flow from its entrypoint with the default runner: the
+    settings alone (as a config file's `task_runner = "dask"` gives them) send the model to Dask."""
+    from flows.pipeline import newsflow_run
+    from flows.settings import settings_from_json, settings_to_json
+
+    local, client = cluster
+    settings = resolve_settings(env={}, inputs=[str(SEEDS)], warehouse=tmp_path / "wh", task_runner="dask",
+                                dask_address=local.scheduler_address)
+    with distributed.get_task_stream(client) as stream:
+        # the parameters as a deployment stores and hands them back: JSON
+        summary = newsflow_run(settings_to_json(settings))
+    assert summary.articles_new == 1 and summary.events > 0
+    parses = [t for t in stream.data if distributed.utils.key_split(t["key"]) == "parse"]
+    assert parses and {t["worker"] for t in parses} <= set(local.scheduler_info["workers"])
+    assert settings_from_json(settings_to_json(settings)).task_runner == "dask"
