@@ -100,7 +100,7 @@ def test_serve_runs_the_flow_when_its_schedule_is_due(prefect_server, tmp_path):
         assert _deployment(client, "served").paused
 
 
-def test_deploy_registers_a_scheduled_deployment_in_a_process_work_pool(prefect_server, tmp_path):
+def test_deploy_registers_a_scheduled_deployment_that_a_pool_worker_runs(prefect_server, tmp_path):
     from prefect.client.orchestration import get_client
 
     config = _config(tmp_path, [str(SEEDS)], tmp_path / "wh", "deployed", cron="30 6 * * 1-5")
@@ -116,6 +116,21 @@ def test_deploy_registers_a_scheduled_deployment_in_a_process_work_pool(prefect_
         ("30 6 * * 1-5", "UTC", True)]
     assert deployment.entrypoint == "flows/pipeline.py:newsflow_run"
     assert deployment.parameters["settings"]["inputs"] == [str(SEEDS)]
+
+    # a worker of the pool runs it: a flow run due now, picked up by one polling round
+    from prefect.states import Scheduled
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run_from_deployment(
+            deployment.id, state=Scheduled(scheduled_time=datetime.now(timezone.utc)))
+    worker = subprocess.run([sys.executable, "-m", "prefect", "worker", "start", "--pool", "newsflow-test",
+                             "--run-once"], cwd=tmp_path, env=_api_env(), capture_output=True, text=True,
+                            timeout=600)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    with get_client(sync_client=True) as client:
+        final = client.read_flow_run(flow_run.id)
+    assert final.state.is_completed(), worker.stdout + worker.stderr
+    assert Warehouse(tmp_path / "wh").query("SELECT run_id FROM runs").rows() == [(str(flow_run.id),)]
 
 
 def _table(store: Warehouse, name: str) -> pl.DataFrame:
