@@ -157,7 +157,7 @@ def run(
                                 task_runner=task_runner.value if task_runner else None, dask_address=dask_address)
     if dask_address and settings.task_runner != "dask":
         raise typer.BadParameter("--dask-address needs --task-runner dask", param_hint="--dask-address")
-    from flows.scaleout import TaskRunnerUnusable, checked_task_runner, on_task_runner
+    from flows.scaleout import TaskRunnerUnusable, checked_task_runner, workers_api
 
     try:
         checked_task_runner(settings)
@@ -166,8 +166,8 @@ def run(
     try:
         # The heartbeat thread only matters to a server watching for crashed runs.
         with (temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-              on_task_runner(newsflow_run, settings) as runnable):
-            summary = runnable(settings)
+              workers_api(settings)):
+            summary = newsflow_run(settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
         _fail(f"run failed, the warehouse was left as it was: {type(err).__name__}: {err}", 1)
     if summary.status == "skipped":

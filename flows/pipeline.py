@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -16,10 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
-from prefect.futures import wait
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.fetch import Fetched, fetch_url
 from flows.settings import Settings, is_url, settings_from_json
@@ -27,6 +23,7 @@ from flows.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from flows.gazetteer import gazetteer
+from flows.scaleout import task_runner
 from flows.tone_lexicon import tone_lexicon
 from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
@@ -78,14 +75,9 @@ class RunSummary:
 
     @classmethod
     def skipped(cls, run_id: str, warehouse: str, because: str) -> "RunSummary":
-        zeros = dict.fromkeys([f for f in cls.__dataclass_fields__ if f in _COUNTS], 0)
+        zeros = {f.name: 0 for f in fields(cls) if f.type == "int"}  # every count: nothing was read
         return cls(run_id=run_id, warehouse=warehouse, quarantined_by_stage={}, status="skipped",
                    skipped_because=because, **zeros)
-
-
-_COUNTS = ("records_read", "urls_fetched", "urls_not_modified", "articles_new", "articles_updated",
-           "articles_unchanged", "entity_mentions", "entities", "event_mentions", "events", "duplicates",
-           "quarantined", "failed_expectations")
 
 
 @task(cache_policy=NO_CACHE)
@@ -109,18 +101,11 @@ def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings,
         retries=settings.http_retries,
         retry_delay_seconds=[settings.http_retry_delay * 2**i for i in range(settings.http_retries)],
     )
-    # Fetches run in this process whatever the flow's task runner (Dask only gets the model): they
-    # wait on the network, not the CPU; the sources may be reachable only from here; bodies would
-    # travel back through the scheduler; a retry's back-off would hold a one-thread Dask worker.
-    with ThreadPoolTaskRunner() as here:
-        futures = {
-            url: here.submit(retrying, {"url": url, "timeout": settings.http_timeout,
-                                        "max_bytes": settings.http_max_bytes,
-                                        "etag": validators.get(url, {}).get("etag"),
-                                        "last_modified": validators.get(url, {}).get("last_modified")})
-            for url in urls
-        }
-        wait(list(futures.values()))  # leaving the block cancels what is still running
+    futures = {
+        url: retrying.submit(url, settings.http_timeout, settings.http_max_bytes,
+                             validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"))
+        for url in urls
+    }
     states = []
     for url, future in futures.items():
         future.wait()
@@ -202,28 +187,11 @@ def _parsed(texts: list[str], settings: Settings) -> Parsed:
     size = settings.nlp_batch_size * DASK_CHUNK_BATCHES
     # Absolute paths: a worker's working directory is its own.
     actor_files = tuple(str(Path(p).resolve()) for p in settings.actor_dictionaries)
-    with _dask_runner(settings) as runner:
+    with task_runner(settings) as runner:
         futures = [(start, runner.submit(parse, {"texts": texts[start:start + size], "model": settings.model,
                                                  "actor_files": actor_files, "batch_size": settings.nlp_batch_size}))
                    for start in range(0, len(texts), size)]
         return combined_parse([(start, future.result()) for start, future in futures])
-
-
-@contextmanager
-def _dask_runner(settings: Settings):
-    """The flow run's own task runner when it already is a Dask one (`newsflow run --task-runner
-    dask`), else one started for this stage from the settings: a served or deployed run is loaded
-    from its entrypoint with the default runner, and its settings still say where to parse."""
-    from prefect_dask import DaskTaskRunner
-
-    from flows.scaleout import task_runner
-
-    current = FlowRunContext.get().task_runner
-    if isinstance(current, DaskTaskRunner):
-        yield current
-        return
-    with task_runner(settings) as runner:
-        yield runner
 
 
 @task(cache_policy=NO_CACHE)
@@ -391,7 +359,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         "records": {"in": records.height + len(extracted.rejects), "out": records.height,
                     "quarantined": len(extracted.rejects)},
         "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
-                     "quarantined": normalize_rejected + failed_articles.collect().height},
+                     "quarantined": normalize_rejected + compared.height - good.height},
         "entity_mentions": {"in": mentions.height, "out": good_mentions.height,
                             "quarantined": mentions.height - good_mentions.height},
         "entities": {"in": entity_rows.height, "out": good_entities.height, "quarantined": failed_entities.height},

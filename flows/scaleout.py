@@ -1,7 +1,9 @@
 """Where a run's tasks run: Prefect's default thread pool in this process, or a Dask cluster.
 
-Only the language model's tasks are submitted to the cluster (see `flows.pipeline.parse`); every
-other task runs in the flow's process whatever the runner.
+The settings choose (`task_runner`, `dask_address`); the language stage of the flow enters the
+runner itself (see `flows.pipeline._parsed`), so a run started by the CLI, a served schedule or a
+deployment's worker all parse where the settings say. Only the model's `parse` tasks go to the
+cluster; every other task runs in the flow's process.
 """
 
 from __future__ import annotations
@@ -80,16 +82,16 @@ async def _identity(address: str, timeout: float) -> dict:
 
 
 @contextmanager
-def on_task_runner(flow, settings: Settings) -> Iterator:
-    """`flow` with the task runner `settings` ask for (unchanged for the default one).
+def workers_api(settings: Settings) -> Iterator[None]:
+    """A Prefect API the Dask workers can report to, for as long as a run lasts.
 
     Dask workers run their tasks against the Prefect API of the settings they are sent. With no
     PREFECT_API_URL, each worker process would start a temporary Prefect server of its own and
-    record its task runs there; so the flow's temporary server is started first and named for the
-    run, and the workers report to it."""
-    runner = task_runner(settings)
-    if runner is None:
-        yield flow
+    record its task runs there; so the run's temporary server is started first and named for the
+    run, and the workers report to it. Nothing to do for the default runner."""
+    task_runner(settings)  # an unknown runner fails here, before anything starts
+    if settings.task_runner != "dask":
+        yield
         return
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -102,7 +104,7 @@ def on_task_runner(flow, settings: Settings) -> Iterator:
             stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
         # The in-process scheduler of a temporary cluster logs every worker and client it sees.
         stack.enter_context(_logger_level("distributed", logging.WARNING))
-        yield flow.with_options(task_runner=runner)
+        yield
 
 
 @contextmanager

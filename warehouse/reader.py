@@ -29,10 +29,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from schemas import SLICING, Slicing
-from warehouse.store import DB_FILE, WarehouseMissing, attach_read_only, configured
+from warehouse.store import DB_FILE, EXPORT_FORMATS, WarehouseMissing, attach_read_only, configured, relations
 
 CATALOG = "newsflow"
-EXPORT_FORMATS = ("parquet", "csv")
 MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
 SQL_ROW_LIMIT = 10_000
 SQL_TIME_LIMIT = 10.0  # seconds
@@ -363,16 +362,6 @@ class Reader:
 
     # --- what is there -------------------------------------------------------------------------
 
-    def relations(self, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-        """Every table and view of the warehouse (name -> "table" or "view"), tables first."""
-        rows = con.execute(
-            "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND NOT temporary "
-            "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND NOT temporary AND NOT internal ORDER BY 2, 1"
-        ).fetchall()
-        return dict(rows)
-
     def _last_updates(self, con: duckdb.DuckDBPyConnection, tables: dict[str, str]) -> dict[str, dt.datetime]:
         if tables.get("table_updates") == "table":
             updates = dict(con.execute("SELECT table_name, updated_at FROM table_updates").fetchall())
@@ -388,16 +377,16 @@ class Reader:
     def describe(self) -> list[TableInfo]:
         """Every base table (with its row count and last update), then every view (columns only)."""
         with self.connect() as con:
-            relations = self.relations(con)
+            present = relations(con)
             columns: dict[str, list[Column]] = {}
             for table, column, dtype in con.execute(
                 "SELECT table_name, column_name, data_type FROM duckdb_columns() "
                 "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index"
             ).fetchall():
                 columns.setdefault(table, []).append(Column(column, dtype))
-            updates = self._last_updates(con, relations)
+            updates = self._last_updates(con, present)
             infos = []
-            for name, kind in relations.items():
+            for name, kind in present.items():
                 rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0] if kind == "table" else None
                 infos.append(TableInfo(
                     name=name, kind=kind, columns=tuple(columns.get(name, ())), rows=rows,
@@ -410,13 +399,13 @@ class Reader:
     def latest_validation(self) -> ValidationReport:
         """The validation results of the latest run (runs ordered by finished_at)."""
         with self.connect() as con:
-            relations = self.relations(con)
-            if relations.get("runs") != "table":
+            present = relations(con)
+            if present.get("runs") != "table":
                 return ValidationReport(None, None)
             latest = con.execute(
                 "SELECT run_id, finished_at FROM runs ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
             ).fetchone()
-            if latest is None or relations.get("validation_results") != "table":
+            if latest is None or present.get("validation_results") != "table":
                 return ValidationReport(*(latest or (None, None)))
             result = con.execute(
                 "SELECT table_name, expectation, column_name, is_critical, success, element_count, unexpected_count "
@@ -436,9 +425,9 @@ class Reader:
             raise QueryRefused(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
         con = self.connect()
         try:
-            relations = self.relations(con)
-            if table not in relations:
-                raise UnknownTable(f"no table {table!r} in the warehouse; tables: {', '.join(relations)}")
+            present = relations(con)
+            if table not in present:
+                raise UnknownTable(f"no table {table!r} in the warehouse; tables: {', '.join(present)}")
             query, params = filtered_query(table, filters, self.slicing)
             if fmt == "csv":
                 query, params = self._csv_ready(con, table, query), params

@@ -47,6 +47,17 @@ def attach_read_only(db_path: Path, config: dict | None = None, catalog: str = "
     return con
 
 
+def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every table and view of the connection's database (name -> "table" or "view"), tables first."""
+    rows = con.execute(
+        "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary "
+        "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT temporary AND NOT internal ORDER BY 2, 1"
+    ).fetchall()
+    return dict(rows)
+
+
 class WarehouseMissing(FileNotFoundError):
     """There is no warehouse database at the given folder yet."""
 
@@ -261,20 +272,12 @@ class Warehouse:
 
     def table_names(self) -> list[str]:
         with self.connect() as con:
-            rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
-                "AND table_type = 'BASE TABLE' ORDER BY 1"
-            ).fetchall()
-        return [r[0] for r in rows]
+            return [name for name, kind in relations(con).items() if kind == "table"]
 
     def view_names(self) -> list[str]:
         """The ready-made analyst views (see warehouse/sql/views.sql)."""
         with self.connect() as con:
-            rows = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
-                "AND table_type = 'VIEW' ORDER BY 1"
-            ).fetchall()
-        return [r[0] for r in rows]
+            return [name for name, kind in relations(con).items() if kind == "view"]
 
     def table_counts(self) -> pl.DataFrame:
         """One row per table (table_name) with its row count."""
