@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.lexicons import actor_dictionary, agent_nouns, cameo_codes, verb_lexicon
+from flows.lexicons import actor_dictionary, agent_nouns, cameo_codes, coder_rules, verb_lexicon
 from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
 from transforms.events import Lexicon, coded_events
 from transforms.nlp import Parsed, parsed_documents
@@ -56,7 +56,7 @@ def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple
         model=model,
         ruler_patterns=tuple({"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()),
         actor_keys=actor_keys(actors.lazy()).collect(),
-        lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files))),
+        lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files)), coder_rules()),
         codebook=cameo_codes(),
     )
 
@@ -99,4 +99,4 @@ def code_sentences(sentences: list[str], actor_files: Sequence[Path] = (), agent
     })
     coded = analysed(documents, res).coded
     return coded.select("doc_index", "event_code", "actor1_code", "actor2_code", "is_negated", "is_hypothetical",
-                        "actor1_text", "actor2_text", "action_text")
+                        "confidence", "actor1_text", "actor2_text", "action_text")

@@ -410,3 +410,18 @@ def _expand_substitutions(form: str, substitutions: dict[str, list[str]], where:
     for word in substitutions[m.group(1)]:
         out += _expand_substitutions(form[:m.start()] + word + form[m.end():], substitutions, where)
     return out
+
+
+def coder_rules(path: Path | None = None) -> "CoderRules":
+    """The event coder's word lists, code maps, verb frames and confidence weights (coder.toml)."""
+    import tomllib
+
+    from transforms.events import CoderRules
+
+    source = path or LEXICONS / "coder.toml"
+    with source.open("rb") as f:
+        data = tomllib.load(f)
+    try:
+        return CoderRules.from_mapping(data)
+    except KeyError as missing:
+        raise ValueError(f"{source.name}: missing section or key {missing}") from None

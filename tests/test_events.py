@@ -10,12 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from flows.lexicons import coder_rules
 from schemas import CODED_EVENTS, TOKENS
 from transforms.events import (
     CODER_VERSION,
     Lexicon,
     coded_events,
     event_checks,
+    event_confidence,
     event_mention_checks,
     event_rows,
     identified_event_mentions,
@@ -46,7 +48,7 @@ def _lexicon() -> Lexicon:
         orient="row",
     )
     agents = pl.DataFrame({"noun": ["official"], "agent_code": ["GOV"]})
-    return Lexicon.from_frames(verbs, agents)
+    return Lexicon.from_frames(verbs, agents, coder_rules())
 
 
 def _parsed(*sentences: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -85,7 +87,10 @@ def test_an_active_sentence_gives_source_target_and_spans():
     coded = coded_events(documents, tokens, entities, _lexicon())
     expected = pl.DataFrame(
         [(0, 0, 0, 22, "Qatar", 0, 5, "QAT", "QAT", "e-qatar", "Qatar", "Hamas", 15, 20, "PSEREBHMS", "PSE",
-          "e-hamas", "Hamas", "expelled", 6, "174", False, False, 0.9)],
+          "e-hamas", "Hamas", "expelled", 6, "174", False, False,
+          # both actors coded, a target, a bare verb row: the weights of coder.toml
+          event_confidence({"actor1_coded": True, "actor2_coded": True, "has_target": True, "bare_pattern": True},
+                           coder_rules().weights))],
         schema=CODED_EVENTS, orient="row",
     )
     assert_frame_equal(coded, expected)
@@ -214,6 +219,15 @@ REAL_SENTENCES = [
     "Palestinian President Salim Haddad criticized Israel.",
     "Syria says it will not accept any more refugees.",
     "Washington demanded that Hamas renounce violence.",
+    "The mathematician Richard Guy died on Monday.",
+    "The publisher released a new book by John Bolton.",
+    "Russia launched a rocket at 0300 UTC.",
+    "Russia launched an attack on Ukraine.",
+    "The militants released three soldiers.",
+    "No soldier attacked the protesters.",
+    "A man attacked two women with a knife.",
+    "Israeli troops attacked Hamas fighters.",
+    "The Foundation criticized the government.",
 ]
 
 
@@ -261,6 +275,41 @@ def test_real_model_codes_a_threat(real_coded):
     # The threatened attack is coded too, as what it is: not (yet) a fact.
     attack = events.filter(pl.col("action_text") == "attack")
     assert attack.select("event_code", "actor1_code", "is_hypothetical").rows() == [("190", "TUR", True)]
+
+
+@pytest.mark.parametrize("sentence", [
+    pytest.param("The mathematician Richard Guy died on Monday.", id="a-death-is-no-attack"),
+    pytest.param("The publisher released a new book by John Bolton.", id="release-needs-a-detained-actor"),
+    pytest.param("Russia launched a rocket at 0300 UTC.", id="launch-needs-an-attack-and-utc-is-no-actor"),
+])
+def test_real_model_codes_no_event_without_the_frame_of_its_verb(real_coded, sentence):
+    assert _of(real_coded, sentence).is_empty(), _of(real_coded, sentence)
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    pytest.param("Russia launched an attack on Ukraine.", ("19", "RUS", "UKR"), id="launch-an-attack"),
+    pytest.param("The militants released three soldiers.", ("08", "UAF", "MIL"), id="release-detained-actors"),
+    pytest.param("Israeli troops attacked Hamas fighters.", ("19", "ISRMIL", "PSEREBHMS"), id="force-by-an-army"),
+])
+def test_real_model_codes_a_verb_in_the_frame_of_its_sense(real_coded, sentence, expected):
+    rows = _of(real_coded, sentence).select(pl.col("event_code").str.slice(0, 2), "actor1_code", "actor2_code").rows()
+    assert expected in rows, rows
+
+
+def test_real_model_codes_violence_by_an_unarmed_actor_as_assault(real_coded):
+    rows = _of(real_coded, "A man attacked two women with a knife.")
+    assert rows["event_code"].to_list() == [coder_rules().unarmed_force]
+
+
+def test_real_model_negates_through_the_subject(real_coded):
+    rows = _of(real_coded, "No soldier attacked the protesters.")
+    assert rows.height == 1 and rows["is_negated"].all(), rows
+
+
+def test_real_model_links_no_one_word_alias_that_is_a_common_word(real_coded):
+    # "Foundation" is a dictionary alias of El Rukn (USAREB); alone it is a foundation.
+    rows = _of(real_coded, "The Foundation criticized the government.")
+    assert "USAREB" not in rows["actor1_code"].to_list(), rows
 
 
 # -- event ids ---------------------------------------------------------------------------------

@@ -117,3 +117,38 @@ def test_malformed_user_line_names_file_and_line(tmp_path, file, text, match):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=match):
         actor_dictionary([path])
+
+
+def test_coder_rules_load_every_list_the_coder_reads():
+    from flows.lexicons import coder_rules
+    from transforms.events import FEATURES
+
+    rules = coder_rules()
+    assert "say" in rules.reporting_verbs and "utc" in rules.non_actor_nouns
+    assert rules.intent_of_root["04"] == "036" and rules.targetless_roots == {"14"}
+    assert {"die", "occur", "happen"} <= rules.no_event_verbs
+    assert not rules.bare_verbs & rules.no_event_verbs, "a verb both listed to code bare and never to code"
+    assert set(FEATURES) | {"intercept"} == set(rules.weights), "every confidence feature has a weight"
+    assert 0.0 < rules.view_threshold < 1.0
+
+
+def test_coder_rules_codes_exist_in_the_codebook():
+    from flows.lexicons import coder_rules
+
+    rules = coder_rules()
+    codes = set(cameo_codes()["event_code"])
+    for code in [*rules.intent_of_root.values(), *rules.threat_of_root.values(), rules.unarmed_force]:
+        assert code in codes, code
+
+
+def test_coder_rules_name_the_missing_key(tmp_path):
+    import tomllib
+
+    from flows.lexicons import LEXICONS, coder_rules
+
+    data = (LEXICONS / "coder.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "coder.toml"
+    broken.write_text(data.replace("targetless_roots", "target_less_roots"), encoding="utf-8")
+    assert tomllib.loads(broken.read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match="coder.toml: missing section or key 'targetless_roots'"):
+        coder_rules(broken)

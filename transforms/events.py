@@ -21,51 +21,64 @@ from transforms.normalize import stable_id
 
 CODER_VERSION = "newsflow-coder-1"
 
-# Verbs whose complement clause carries the event: the reporting verb itself is not an event.
-REPORTING_VERBS = frozenset({
-    "say", "tell", "announce", "report", "claim", "state", "add", "note", "indicate", "suggest", "confirm",
-    "reveal", "insist", "explain", "write", "quote", "describe", "acknowledge", "stress", "argue", "assert",
-    "declare", "believe", "think", "know", "learn", "hear", "show", "mention", "understand", "allege",
-})
-MODALS = frozenset({"could", "would", "may", "might", "should", "will", "shall", "can", "must", "'ll", "wo", "ca"})
-# Governing words that make the action they introduce not (yet) a fact.
-HYPOTHETICAL_GOVERNORS = frozenset({
-    "expect", "plan", "intend", "want", "hope", "seek", "aim", "consider", "propose", "prepare", "wish", "try",
-    "attempt", "vow", "pledge", "promise", "threaten", "warn", "likely", "able", "ready", "set", "go", "need",
-    "offer", "ask", "urge", "call", "demand", "push", "press", "encourage", "propose", "would", "unlikely",
-    "possible", "mull", "weigh", "discuss", "willing", "prepared", "committed", "determined", "swear",
-})
-# Words (verbs or nouns) whose clause is something asked for, not done.
-REQUEST_GOVERNORS = frozenset({"demand", "urge", "ask", "call", "request", "appeal", "order", "insist", "press",
-                               "require", "want", "propose", "suggest", "recommend"})
-# Governing words that negate the action they introduce.
-NEGATING_GOVERNORS = frozenset({"refuse", "fail", "decline", "reject", "deny", "avoid", "stop", "cease", "halt"})
-# A future or promised action is coded, as CAMEO does, as a fact of its own: an intent to
-# cooperate (03x) for a cooperative action, a threat (13x) for a hostile one.
-FUTURE_MODALS = frozenset({"will", "would", "shall", "'ll"})
-INTENT_GOVERNORS = frozenset({"plan", "intend", "pledge", "promise", "vow", "agree", "offer", "prepare", "decide",
-                              "willing", "prepared", "ready", "committed", "determined", "swear"})
-INTENT_OF_ROOT = {"04": "036", "05": "032", "06": "031", "07": "033", "08": "035"}
-THREAT_OF_ROOT = {"14": "133", "15": "138", "16": "132", "17": "137", "18": "138", "19": "138", "20": "138"}
-OBLIGATION_MODALS = frozenset({"must"})
-ANAPHORS = frozenset({"it", "they", "he", "she", "we"})
-# Subjects that are not actors ("the decision comes", "talks resumed").
-NON_ACTOR_NOUNS = frozenset({
-    "decision", "talk", "meeting", "move", "plan", "report", "statement", "agreement", "deal", "effort", "attack",
-    "fighting", "violence", "situation", "crisis", "war", "conflict", "process", "issue", "problem", "question",
-    "time", "year", "day", "week", "month", "result", "change", "policy", "law", "rule", "vote", "election",
-    "number", "percent", "price", "rate", "cost", "money", "economy", "market", "share", "stock", "evidence",
-    "news", "story", "article", "newspaper", "paper", "interview", "comment", "remark", "expulsion", "order",
-    "timing", "role", "support", "pressure", "indictment", "noose", "uncertainty", "sign", "step", "way",
-})
-QUANTITY_NOUNS = frozenset({"ten", "hundred", "thousand", "million", "dozen", "score", "group", "number", "crowd",
-                            "band", "team", "contingent", "batch", "patch", "unit", "couple", "handful", "lot"})
-TARGET_PREPOSITIONS = ("with", "against", "to", "on", "at", "into", "toward", "towards", "from", "over", "for")
 SUBJECT_DEPS = ("nsubj", "csubj")
 PASSIVE_SUBJECT_DEPS = ("nsubjpass", "csubjpass")
-RELATIVE_PRONOUNS = frozenset({"who", "which", "that", "whom"})
-NON_ACTOR_LABELS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY", "LANGUAGE",
-                              "WORK_OF_ART", "LAW", "PRODUCT", "EVENT"})
+
+
+@dataclass(frozen=True)
+class CoderRules:
+    """The coder's word lists, code maps, verb frames and confidence weights (lexicons/coder.toml)."""
+
+    words: dict[str, frozenset[str]]
+    intent_of_root: dict[str, str]
+    threat_of_root: dict[str, str]
+    targetless_roots: frozenset[str]
+    skipped_roots: frozenset[str]
+    armed_sectors: tuple[str, ...]
+    agentless_passive_roots: frozenset[str]
+    open_bare: bool
+    unarmed_force: str
+    bare_verbs: frozenset[str]
+    no_event_verbs: frozenset[str]
+    needs_preposition: dict[str, frozenset[str]]
+    weights: dict[str, float]
+    view_threshold: float
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> "CoderRules":
+        """Rules from the parsed coder.toml; a missing or misspelt section or key raises KeyError."""
+        words, codes, verbs, confidence = data["words"], data["codes"], data["verbs"], dict(data["confidence"])
+        threshold = float(confidence.pop("view_threshold"))
+        return cls(
+            words={k: frozenset(w.lower() for w in v) for k, v in words.items()},
+            intent_of_root=dict(codes["intent_of_root"]), threat_of_root=dict(codes["threat_of_root"]),
+            targetless_roots=frozenset(codes["targetless_roots"]), skipped_roots=frozenset(codes["skipped_roots"]),
+            armed_sectors=tuple(codes["armed_sectors"]),
+            agentless_passive_roots=frozenset(codes["agentless_passive_roots"]), unarmed_force=str(codes["unarmed_force"]),
+            bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]), no_event_verbs=frozenset(verbs["no_event"]),
+            needs_preposition={k: frozenset(v) for k, v in verbs["needs_preposition"].items()},
+            weights={k: float(v) for k, v in confidence.items()}, view_threshold=threshold,
+        )
+
+    def __getattr__(self, name: str) -> frozenset[str]:
+        # rules.reporting_verbs etc.: the [words] lists by name
+        words = self.__dict__.get("words", {})
+        if name in words:
+            return words[name]
+        raise AttributeError(name)
+
+
+FEATURES = ("actor1_coded", "actor2_coded", "actor1_agent_noun", "has_target", "object_pattern", "bare_pattern",
+            "open_pattern",
+            "inherited_subject", "negated", "hypothetical", "title")
+
+
+def event_confidence(features: dict[str, bool], weights: dict[str, float]) -> float:
+    """The calibrated probability that an event with these features is right (logistic)."""
+    import math
+
+    z = weights["intercept"] + sum(weights[f] for f in FEATURES if features.get(f))
+    return round(1.0 / (1.0 + math.exp(-z)), 3)
 
 
 @dataclass(frozen=True)
@@ -74,17 +87,18 @@ class Lexicon:
 
     verbs: dict[str, list[tuple[str, str, str, str]]]  # lemma -> [(particle, object, preposition, code)]
     agents: dict[str, str]  # lower-case noun lemma -> agent code (GOV, MIL, ...)
+    rules: CoderRules
 
     @classmethod
-    def from_frames(cls, verbs: pl.DataFrame, agents: pl.DataFrame) -> "Lexicon":
-        """The lexicon of the verb rows (lemma, particle, object, preposition, code) and agent rows
-        (noun, agent_code)."""
+    def from_frames(cls, verbs: pl.DataFrame, agents: pl.DataFrame, rules: CoderRules) -> "Lexicon":
+        """The lexicon of the verb rows (lemma, particle, object, preposition, code), agent rows
+        (noun, agent_code) and the coder's rules."""
         by_lemma: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
         for row in verbs.select("lemma", "particle", "object", "preposition", "code").iter_rows():
             lemma, particle, obj, prep, code = (v or "" for v in row)
             by_lemma[lemma.lower()].append((particle.lower(), obj.lower(), prep.lower(), code))
         nouns = {n.lower(): c for n, c in agents.select("noun", "agent_code").iter_rows() if n and c}
-        return cls(dict(by_lemma), nouns)
+        return cls(dict(by_lemma), nouns, rules)
 
 
 @dataclass
@@ -114,7 +128,8 @@ class _Actor:
 
 
 class _Sentence:
-    def __init__(self, rows: list[tuple], content: str, entities: list[dict], lexicon: Lexicon):
+    def __init__(self, rows: list[tuple], content: str, entities: list[dict], lexicon: Lexicon,
+                 is_title: bool = False):
         self.tokens = {r[0]: _Token(*r) for r in rows}
         for t in self.tokens.values():
             if t.head != t.i and t.head in self.tokens:
@@ -122,6 +137,8 @@ class _Sentence:
         self.content = content
         self.entities = entities  # resolved entity spans inside this sentence
         self.lexicon = lexicon
+        self.rules = lexicon.rules
+        self.is_title = is_title
 
     def kids(self, t: _Token, *deps: str) -> list[_Token]:
         return [self.tokens[c] for c in t.children if self.tokens[c].dep in deps]
@@ -150,20 +167,25 @@ class _Sentence:
             found.extend(self._resolved(h))
         return found
 
+    def _may_be_actor(self, noun: _Token) -> bool:
+        """Whether a head word may name an actor at all: never a date, time, unit or abstract noun."""
+        non_actors = self.rules.non_actor_nouns
+        return noun.lemma.lower() not in non_actors and noun.text.lower() not in non_actors and noun.pos != "NUM"
+
     def _span(self, first: int, last: int) -> tuple[int, int]:
         return self.tokens[first].start, self.tokens[last].end
 
     def _resolved(self, noun: _Token) -> list[_Actor]:
         if noun.pos == "PRON" or noun.tag == "WP":
             return []
-        if noun.pos == "NUM" or noun.lemma.lower() in QUANTITY_NOUNS:
+        if noun.pos == "NUM" or noun.lemma.lower() in self.rules.quantity_nouns:
             # "Tens of thousands of students", "a group of rebels": the actor is what is counted.
             counted = [o for p in self.kids(noun, "prep") if p.text.lower() == "of" for o in self.kids(p, "pobj")]
             if counted:
                 return self.actors(counted[0]) or self._named(counted[0])
         ent = self.entity_at(noun)
         if ent is not None:
-            if ent["label"] in NON_ACTOR_LABELS:
+            if ent["label"].lower() in self.rules.non_actor_labels or not self._may_be_actor(noun):
                 return []
             # A nationality used as a modifier ("Qatari officials") is handled below; used as a
             # noun ("the Israelis") it names its country.
@@ -261,13 +283,13 @@ class _Sentence:
         if subjects:
             found = []
             for s in subjects:
-                if s.lemma.lower() in RELATIVE_PRONOUNS and verb.dep == "relcl" and self.head(verb) is not None:
+                if s.lemma.lower() in self.rules.relative_pronouns and verb.dep == "relcl" and self.head(verb) is not None:
                     found.extend(self.actors(self.head(verb)))
-                elif s.pos == "PRON" and s.lemma.lower() in ANAPHORS:
+                elif s.pos == "PRON" and s.lemma.lower() in self.rules.anaphors:
                     # "Syria says it will ...", "Palestinian leaders said they would ...": the
                     # pronoun of a reported clause is the reporter.
                     reporter = self._reporter(verb)
-                    if reporter is not None:
+                    if reporter is not None and self._agrees(s, reporter):
                         found.extend(self.subjects(reporter, depth + 1)[0])
                 else:
                     found.extend(self.actors(s) or self._named(s))
@@ -280,18 +302,34 @@ class _Sentence:
                 # "X agreed to expel Y", "X met Y and signed ...", "X is likely to ..."; a raising
                 # passive ("X is expected to visit") lends its passive subject.
                 raised = [a for s in self.kids(head, *PASSIVE_SUBJECT_DEPS) for a in self.actors(s)]
-                if raised and head.lemma.lower() in HYPOTHETICAL_GOVERNORS:
+                if raised and head.lemma.lower() in self.rules.hypothetical_governors:
                     return raised, True
                 found, _ = self.subjects(head, depth + 1)
                 return found, True
         return [], False
+
+    def _agrees(self, pronoun: _Token, reporter: _Token) -> bool:
+        """Whether the pronoun can be the reporter: "they" a plural or a group, "it" one group or
+        state, "he"/"she" one person ("Officials said it killed nine" is not the officials)."""
+        heads = self.kids(reporter, *SUBJECT_DEPS)
+        if not heads:
+            return False
+        head = heads[0]
+        plural = head.tag in ("NNS", "NNPS") or bool(self.kids(head, "conj"))
+        person = (self.entity_at(head) or {}).get("label") == "PERSON"
+        word = pronoun.text.lower()
+        if word == "it":
+            return not plural and not person
+        if word in ("he", "she"):
+            return not plural and (person or head.pos == "PROPN" or head.lemma.lower() in self.lexicon.agents)
+        return True
 
     def _reporter(self, verb: _Token) -> _Token | None:
         """The reporting verb a clause is reported by ("X said [that ...]"), if any."""
         t, depth = verb, 0
         while depth < 4 and t.dep in ("ccomp", "conj", "xcomp", "advcl") and self.head(t) is not None:
             t = self.head(t)
-            if t.lemma.lower() in REPORTING_VERBS:
+            if t.lemma.lower() in self.rules.reporting_verbs:
                 return t
             depth += 1
         return None
@@ -299,7 +337,8 @@ class _Sentence:
     def _named(self, noun: _Token) -> list[_Actor]:
         """A subject no dictionary knows ("university students") as an uncoded actor named by its
         noun phrase, so the event is kept with the phrase as its actor name."""
-        if noun.pos not in ("NOUN", "PROPN") or noun.lemma.lower() in NON_ACTOR_NOUNS:
+        # Only a proper name the model did not tag: a common noun ("fall", "job gains") is no actor.
+        if noun.pos != "PROPN" or not self._may_be_actor(noun):
             return []
         left = min([noun.i] + [m.i for m in self.kids(noun, "compound", "amod")])
         start, end = self._span(left, noun.i)
@@ -331,7 +370,7 @@ class _Sentence:
                 return found
         for h in holders:
             for p in self.kids(h, "prep", "dative"):
-                if p.text.lower() in TARGET_PREPOSITIONS:
+                if p.text.lower() in self.rules.target_prepositions:
                     found = self._pobj(p) if p.dep == "prep" else self.actors(p)
                     if found:
                         return found
@@ -339,9 +378,15 @@ class _Sentence:
 
     # -- actions -------------------------------------------------------------------------
     def code(self, verb: _Token) -> tuple[str, str, str, float] | None:
-        """(code, preposition, object, specificity) of the best lexicon row for `verb`."""
-        rows = self.lexicon.verbs.get(verb.lemma.lower())
-        if not rows:
+        """(code, preposition, object, specificity) of the best lexicon row for `verb` that its
+        frame allows: rows with an object or particle name the verb's sense and always apply; a
+        bare row only for the verbs whose plain sense is the action (coder.toml [verbs])."""
+        lemma = verb.lemma.lower()
+        rows = self.lexicon.verbs.get(lemma)
+        if not rows or lemma in self.rules.no_event_verbs:
+            return None
+        words = {c.text.lower() for c in self.kids(verb, "prep", "agent", "dative", "prt", "advmod", "acomp", "dobj")}
+        if lemma in self.rules.needs_preposition and not words & self.rules.needs_preposition[lemma]:
             return None
         particles = {c.text.lower() for c in self.kids(verb, "prt")} | {
             c.text.lower() for c in self.kids(verb, "advmod", "prep") if c.pos in ("ADP", "ADV")}
@@ -355,6 +400,8 @@ class _Sentence:
                 continue
             if prep and prep not in preps:
                 continue
+            if not particle and not obj and lemma not in self.rules.bare_verbs and not self.rules.open_bare:
+                continue
             # the more words a pattern matches, the more specific it is ("mediation effort" > "effort")
             score = (2 if particle else 0) + (2 + obj.count(" ") if obj else 0) + (1 if prep else 0)
             if best is None or score > best[3]:
@@ -363,8 +410,8 @@ class _Sentence:
 
     def flags(self, verb: _Token) -> tuple[bool, bool]:
         """(is_negated, is_hypothetical) of the action `verb` names."""
-        negated = bool(self.kids(verb, "neg"))
-        hypothetical = any(a.lemma.lower() in MODALS or a.text.lower() in MODALS for a in self.kids(verb, "aux"))
+        negated = bool(self.kids(verb, "neg")) or self._negated_subject(verb)
+        hypothetical = any(a.lemma.lower() in self.rules.modals or a.text.lower() in self.rules.modals for a in self.kids(verb, "aux"))
         if any(m.text.lower() in ("if", "unless", "whether") for m in self.kids(verb, "mark")):
             hypothetical = True
         if verb.dep in ("advcl", "acl", "relcl") and any(a.text.lower() == "to" for a in self.kids(verb, "aux")):
@@ -373,43 +420,52 @@ class _Sentence:
         while depth < 4 and t.dep in ("xcomp", "ccomp", "conj", "advcl", "acl") and self.head(t) is not None:
             governor = self.head(t)
             lemma = governor.lemma.lower()
-            if t.dep in ("xcomp", "acl") and lemma in HYPOTHETICAL_GOVERNORS:
+            if t.dep in ("xcomp", "acl") and lemma in self.rules.hypothetical_governors:
                 hypothetical = True
-            if t.dep in ("ccomp", "acl") and lemma in REQUEST_GOVERNORS:
+            if t.dep in ("ccomp", "acl") and lemma in self.rules.request_governors:
                 hypothetical = True  # what is demanded ("demanded that Hamas renounce ...") has not happened
-            if t.dep == "xcomp" and lemma in NEGATING_GOVERNORS:
+            if t.dep == "xcomp" and lemma in self.rules.negating_governors:
                 negated = True
             if t.dep in ("xcomp", "conj") and self.kids(governor, "neg"):
                 negated = True
-            if any(a.lemma.lower() in MODALS or a.text.lower() in MODALS for a in self.kids(governor, "aux")):
+            if any(a.lemma.lower() in self.rules.modals or a.text.lower() in self.rules.modals for a in self.kids(governor, "aux")):
                 hypothetical = hypothetical or t.dep in ("xcomp", "conj")
             if any(m.text.lower() in ("if", "unless") for m in self.kids(governor, "mark")) and t.dep != "ccomp":
                 hypothetical = True
             t, depth = governor, depth + 1
         return negated, hypothetical
 
+    def _negated_subject(self, verb: _Token) -> bool:
+        """ "Neither side was negotiating", "no country recognised it": the subject negates."""
+        for subject in self.kids(verb, *SUBJECT_DEPS, *PASSIVE_SUBJECT_DEPS):
+            if subject.lemma.lower() in self.rules.negating_subjects or subject.text.lower() in self.rules.negating_subjects:
+                return True
+            if any(d.text.lower() in self.rules.negating_determiners for d in self.kids(subject, "det", "preconj")):
+                return True
+        return False
+
     def _is_announced_future(self, verb: _Token) -> bool:
         """Whether the action is announced or promised ("X will meet Y", "X pledged to aid Y"),
         rather than only possible ("could", "may") or conditional."""
-        if any(a.text.lower() in FUTURE_MODALS or a.lemma.lower() in FUTURE_MODALS for a in self.kids(verb, "aux")):
+        if any(a.text.lower() in self.rules.future_modals or a.lemma.lower() in self.rules.future_modals for a in self.kids(verb, "aux")):
             return True
         governor = self.head(verb)
-        return verb.dep == "xcomp" and governor is not None and governor.lemma.lower() in INTENT_GOVERNORS
+        return verb.dep == "xcomp" and governor is not None and governor.lemma.lower() in self.rules.intent_governors
 
     def _demand(self, verb: _Token) -> list[dict] | None:
         """ "X said Y must do Z": X demands (100) of Y."""
-        if not any(a.text.lower() in OBLIGATION_MODALS for a in self.kids(verb, "aux")) or verb.dep != "ccomp":
+        if not any(a.text.lower() in self.rules.obligation_modals for a in self.kids(verb, "aux")) or verb.dep != "ccomp":
             return None
         reporter = self.head(verb)
-        if reporter is None or reporter.lemma.lower() not in REPORTING_VERBS:
+        if reporter is None or reporter.lemma.lower() not in self.rules.reporting_verbs:
             return None
         sources, _ = self.subjects(reporter)
         targets = [a for s in self.kids(verb, *SUBJECT_DEPS) for a in self.actors(s)]
         if not sources or not targets:
             return None
         return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": "100", "is_negated": False,
-                 "is_hypothetical": False, "confidence": 0.6, **_actor_columns("actor1", s),
-                 **_actor_columns("actor2", t)} for s in sources for t in targets]
+                 "is_hypothetical": False, "confidence": self._confidence(s, t, "bare", False, False, False),
+                 **_actor_columns("actor1", s), **_actor_columns("actor2", t)} for s in sources for t in targets]
 
     def events(self) -> list[dict]:
         out = []
@@ -417,7 +473,7 @@ class _Sentence:
             if verb.pos != "VERB" or verb.dep == "prep":  # "according to" is no event
                 continue
             lemma = verb.lemma.lower()
-            if lemma in REPORTING_VERBS:
+            if lemma in self.rules.reporting_verbs:
                 continue
             coded = self.code(verb)
             if coded is None:
@@ -430,8 +486,7 @@ class _Sentence:
                     targets = self.objects(x, "", "")
                     if targets:
                         break
-            if not sources and not targets:
-                continue
+            passive = bool(self.kids(verb, *PASSIVE_SUBJECT_DEPS))
             negated, hypothetical = self.flags(verb)
             if hypothetical and self._is_announced_future(verb):
                 root = code[:2]
@@ -439,29 +494,66 @@ class _Sentence:
                                   for m in self.kids(c, "mark"))
                 if conditional and not negated and root not in ("01", "02", "03", "13"):
                     code, hypothetical = "139", False  # "will withdraw unless ...": an ultimatum
-                elif negated and (root in INTENT_OF_ROOT or root == "03"):
+                elif negated and (root in self.rules.intent_of_root or root == "03"):
                     code, negated, hypothetical = "120", False, False  # "will not withdraw": a refusal
-                elif not negated and root in INTENT_OF_ROOT:
-                    code, hypothetical = INTENT_OF_ROOT[root], False
-                elif not negated and root in THREAT_OF_ROOT:
-                    code, hypothetical = THREAT_OF_ROOT[root], False
+                elif not negated and root in self.rules.intent_of_root:
+                    code, hypothetical = self.rules.intent_of_root[root], False
+                elif not negated and root in self.rules.threat_of_root:
+                    code, hypothetical = self.rules.threat_of_root[root], False
             demand = self._demand(verb)
             if demand is not None:
                 out.extend(demand)
+            # Who did what to whom: a source unless the verb is passive ("X was arrested"), a
+            # target unless the action needs none (a protest).
+            # A passive with no agent ("X was arrested") keeps an unknown source only where the
+            # act itself says who did it, as arrests and releases do.
+            if code[:2] in self.rules.skipped_roots or (not sources and not (
+                    passive and code[:2] in self.rules.agentless_passive_roots)):
+                continue
+            if not targets and code[:2] not in self.rules.targetless_roots:
+                continue
+            pattern = ("object" if obj or specificity >= 2 else
+                       "bare" if lemma in self.rules.bare_verbs else "open")
+            if pattern == "open" and not self._political(sources, targets):
+                continue
             for s in sources or [None]:
                 for t in targets or [None]:
                     if s is not None and t is not None and (s.start, s.code, s.name) == (t.start, t.code, t.name):
                         continue
-                    confidence = 0.4 + 0.2 * (s is not None and s.code is not None) + 0.2 * (
-                        t is not None and t.code is not None) + 0.1 * (specificity > 0) + 0.1 * (not inherited)
                     out.append({
-                        "action_text": verb.text, "action_start_char": verb.start, "event_code": code,
+                        "action_text": verb.text, "action_start_char": verb.start,
+                        "event_code": self._force_of(code, s),
                         "is_negated": negated, "is_hypothetical": hypothetical,
-                        "confidence": round(min(confidence, 1.0), 2), **_actor_columns("actor1", s),
-                        **_actor_columns("actor2", t),
+                        "confidence": self._confidence(s, t, pattern, inherited, negated, hypothetical),
+                        **_actor_columns("actor1", s), **_actor_columns("actor2", t),
                     })
         return out
 
+    def _political(self, sources: list[_Actor], targets: list[_Actor]) -> bool:
+        """An unlisted verb's plain sense codes only between two actors, one a known (coded) one."""
+        return bool(sources and targets) and any(a.code for a in sources + targets)
+
+    def _force_of(self, code: str, source: _Actor | None) -> str:
+        """The code of violence by `source`: force (19x) only by a state or an armed actor."""
+        if code[:2] != "19" or source is None:  # a passive with no agent: the attacker is unknown
+            return code
+        if source.code is None:
+            return self.rules.unarmed_force
+        armed = source.code == source.country_code or any(
+            source.code[i:i + 3] in self.rules.armed_sectors for i in range(0, len(source.code), 3))
+        return code if armed else self.rules.unarmed_force
+
+    def _confidence(self, source: _Actor | None, target: _Actor | None, pattern: str, inherited: bool,
+                    negated: bool, hypothetical: bool) -> float:
+        features = {
+            "actor1_coded": source is not None and source.code is not None,
+            "actor2_coded": target is not None and target.code is not None,
+            "actor1_agent_noun": source is not None and source.entity_id is None,
+            "has_target": target is not None, "object_pattern": pattern == "object",
+            "bare_pattern": pattern == "bare", "open_pattern": pattern == "open", "inherited_subject": inherited, "negated": negated,
+            "hypothetical": hypothetical, "title": self.is_title,
+        }
+        return event_confidence(features, self.rules.weights)
 
     def headline_events(self) -> list[dict]:
         """Events of a Title Case headline the parser cannot read ("Qatar Orders Hamas Leaders
@@ -472,7 +564,7 @@ class _Sentence:
             if self.entity_at(word) is not None:
                 continue
             lemma = _verb_lemma(word.text.lower(), self.lexicon)
-            if lemma is None or lemma in REPORTING_VERBS:
+            if lemma is None or lemma in self.rules.reporting_verbs:
                 continue
             before = [e for e in self.entities if e["end_char"] <= word.start and word.start - e["end_char"] <= 1]
             after = [e for e in self.entities if e["start_char"] >= word.end and e["start_char"] - word.end <= 1]
@@ -480,17 +572,20 @@ class _Sentence:
                 continue
             following = {t.text.lower() for t in order[k + 1:k + 5]}
             codes = [(2 if particle else 0, code) for particle, obj, prep, code in self.lexicon.verbs[lemma]
-                     if not obj and not prep and (not particle or particle in following)]
+                     if not obj and not prep and (particle in following if particle
+                                                  else lemma in self.rules.bare_verbs)]
             if not codes:
                 continue
-            code = max(codes, key=lambda c: c[0])[1]
-            if code.startswith("01"):
+            specificity, code = max(codes, key=lambda c: c[0])
+            if code[:2] in self.rules.skipped_roots or lemma in self.rules.no_event_verbs:
                 continue
             source, target = (_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
                                      e.get("country_code"), e.get("entity_id"), e.get("name"))
                               for e in (before[-1], after[0]))
             out.append({"action_text": word.text, "action_start_char": word.start, "event_code": code,
-                        "is_negated": False, "is_hypothetical": False, "confidence": 0.5,
+                        "is_negated": False, "is_hypothetical": False,
+                        "confidence": self._confidence(source, target, "object" if specificity else "bare",
+                                                       False, False, False),
                         **_actor_columns("actor1", source), **_actor_columns("actor2", target)})
         return out
 
@@ -535,14 +630,14 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
     # Titles are read even without a VERB: a Title Case headline often parses as nouns only.
     titles = (documents.filter(pl.col("field") == "title")["doc_index"].to_list()
               if "field" in documents.columns else [])
+    title_set = set(titles)
     candidates = tokens.filter(
         pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index") | pl.col("doc_index").is_in(titles)
     ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
-    title_set = set(titles)
     for (doc_index, sentence_index), sentence in candidates.items():
         content = contents[doc_index]
         parsed = _Sentence(sentence.select(columns).rows(), content,
-                           by_sentence.get((doc_index, sentence_index), []), lexicon)
+                           by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set)
         start = sentence["start_char"].min()
         end = sentence["end_char"].max()
         events = parsed.events()
