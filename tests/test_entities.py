@@ -96,3 +96,10 @@ def test_entities_count_mentions_and_articles_under_the_canonical_name():
         ("Qatar", "GPE", 2, 2),
         ("Trump", "PERSON", 1, 1),
     ]
+
+
+def test_only_articles_in_the_models_language_go_to_the_model():
+    articles = pl.DataFrame({"article_id": ["en", "de", "unknown"], "title": ["Rain", "Regen", "?"],
+                             "text": ["It rained.", "Es regnete.", ""], "language": ["en", "de", None]})
+    documents = nlp_documents(articles.lazy()).collect()
+    assert documents.select("article_id", "field").rows() == [("en", "title"), ("en", "text"), ("unknown", "title")]

@@ -8,9 +8,12 @@ from schemas import ENTITY_LABELS, ENTITY_MENTIONS
 from transforms.normalize import stable_id
 
 
-def nlp_documents(articles: pl.LazyFrame) -> pl.LazyFrame:
+def nlp_documents(articles: pl.LazyFrame, languages: tuple[str, ...] = ("en",)) -> pl.LazyFrame:
     """One row per non-empty article field (doc_index, article_id, field, content) to send to
-    the model, in a stable order (article order, title before text)."""
+    the model, in a stable order (article order, title before text). Only articles in one of the
+    model's `languages` go (or of unknown language): an English model reads German as noise."""
+    if "language" in articles.collect_schema().names():
+        articles = articles.filter(pl.col("language").is_null() | pl.col("language").is_in(list(languages)))
     fields = [
         articles.select("article_id", pl.lit(field).alias("field"), pl.col(field).alias("content"),
                         pl.int_range(pl.len()).alias("_article_order"))
@@ -109,6 +112,20 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFram
             pl.when((pl.col("kind") == "capital") & (pl.col("label") == "PERSON")).then(None).otherwise(pl.col(c))
             .alias(c) for c in ("actor_code", "country_code", "kind", "actor_label", "actor_name")
         )
+        # A one-word alias of a group or IGO ("Foundation" for El Rukn) is often a common word: it
+        # links only in capitals ("ETA") or in an article that also names the actor in full.
+        .join(mentions.select("article_id", canonical_entity_name(pl.col("text")).str.to_lowercase()
+                              .alias("_full_named")).unique(), how="left", maintain_order="left",
+              left_on=["article_id", pl.col("actor_name").str.to_lowercase()],
+              right_on=["article_id", "_full_named"], coalesce=False)
+        .with_columns(
+            pl.when(pl.col("kind").is_in(["group", "igo"]) & ~pl.col("_name").str.contains(" ")
+                    & (pl.col("_name").str.to_lowercase() != pl.col("actor_name").str.to_lowercase())
+                    & (pl.col("text") != pl.col("text").str.to_uppercase()) & pl.col("_full_named").is_null())
+            .then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("actor_code", "country_code", "kind", "actor_label", "actor_name")
+        )
+        .drop("_full_named")
         # A person the dictionaries list under a group ("Khaled Meshaal" under Hamas) keeps their
         # own name and PERSON label and takes the group's code, as CAMEO codes them.
         .with_columns(
