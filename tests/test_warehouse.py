@@ -59,7 +59,7 @@ def test_publish_loads_every_table_and_exports_parquet(tmp_path):
     assert store.query("SELECT table_name, run_id, rows_written FROM table_updates ORDER BY 1").rows() == [
         ("articles", "r1", 1), ("entities", "r1", 1), ("entity_mentions", "r1", 1), ("fetch_state", "r1", 1),
         ("runs", "r1", 1)]
-    assert store.view_names() == ["actor_network", "daily_event_counts", "entity_co_mentions", "event_timeline"]
+    assert store.view_names() == ["actor_network", "confident_events", "daily_event_counts", "entity_co_mentions", "event_timeline"]
     for name in TABLES:
         exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
         assert exported.height == store.query(f"SELECT count(*) AS n FROM {name}").item()

@@ -66,6 +66,13 @@ def _sql(name: str) -> str:
     return files("warehouse").joinpath("sql", f"{name}.sql").read_text()
 
 
+def _views_sql() -> str:
+    """The analyst views, with the coder's documented confidence threshold filled in."""
+    from flows.lexicons import coder_rules
+
+    return _sql("views").replace("{view_threshold}", repr(float(coder_rules().view_threshold)))
+
+
 def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -262,7 +269,7 @@ class Warehouse:
         con.execute(_sql("refresh_entity_counts"))
         con.execute(_upsert(EVENTS, staged["events"]))
         con.execute(_sql("refresh_event_counts"))
-        con.execute(_sql("views"))
+        con.execute(_views_sql())
         con.execute(_upsert(QUARANTINE, staged["quarantine"],
                             _replacing(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
         con.execute(f"INSERT INTO runs BY NAME SELECT * FROM read_parquet({_literal(staged['runs'])})")

@@ -1,10 +1,16 @@
 -- Ready-made views for analysts (recreated on every load; documented in the README).
 -- Negated ("did not expel") and hypothetical ("could expel") events are left out of the counts.
+-- The event views hold the events with a mention at or above the coder's view threshold
+-- ({view_threshold}, lexicons/coder.toml [confidence] view_threshold); the tables keep every event.
+
+CREATE OR REPLACE VIEW confident_events AS
+SELECT * FROM events
+WHERE event_id IN (SELECT event_id FROM event_mentions WHERE confidence >= {view_threshold});
 
 CREATE OR REPLACE VIEW daily_event_counts AS
 SELECT event_date, event_root_code, quad_class,
        count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein
-FROM events
+FROM confident_events
 WHERE NOT is_negated AND NOT is_hypothetical
 GROUP BY ALL;
 
@@ -12,7 +18,7 @@ CREATE OR REPLACE VIEW actor_network AS
 SELECT coalesce(actor1_code, actor1_name) AS actor1, coalesce(actor2_code, actor2_name) AS actor2,
        count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein,
        min(event_date) AS first_event_date, max(event_date) AS last_event_date
-FROM events
+FROM confident_events
 WHERE NOT is_negated AND NOT is_hypothetical AND coalesce(actor1_code, actor1_name) IS NOT NULL
   AND coalesce(actor2_code, actor2_name) IS NOT NULL
 GROUP BY ALL;
@@ -38,4 +44,5 @@ SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.eve
        m.confidence
 FROM events AS e
 JOIN event_mentions AS m USING (event_id)
-JOIN articles AS a USING (article_id);
+JOIN articles AS a USING (article_id)
+WHERE m.confidence >= {view_threshold};
