@@ -60,7 +60,11 @@ ACTOR_RULE_PLOVER = ("predicted code starts with a gold code (gold HUN, sector G
                      "also HUNMIL); a null prediction never matches")
 ACTOR_RULE_PETR = "predicted code equals a gold code of the same event code ('---' equals a null prediction)"
 CODED_SCHEMA = pl.Schema({"doc_index": pl.Int64, "event_code": pl.String, "actor1_code": pl.String,
-                          "actor2_code": pl.String, "is_negated": pl.Boolean, "is_hypothetical": pl.Boolean})
+                          "actor2_code": pl.String, "is_negated": pl.Boolean, "is_hypothetical": pl.Boolean,
+                          "confidence": pl.Float64})
+CV_FOLDS = 5
+CV_SEED = 20261130
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 Coder = Callable[[list[str], Sequence[Path], Sequence[Path]], pl.DataFrame]
 
 
@@ -193,9 +197,14 @@ def plover_scores(gold: list[PloverRecord], coded: pl.DataFrame, mapping: dict[s
             if codes:
                 actor_hits[side + "_n"] += 1
                 actor_hits[side] += any(r[column] and r[column].startswith(codes) for r in by_pair[pair])
+        if g.sources and g.targets:
+            actor_hits["both_n"] += 1
+            actor_hits["both"] += any(r["actor1_code"] and r["actor1_code"].startswith(g.sources) and r["actor2_code"]
+                                      and r["actor2_code"].startswith(g.targets) for r in by_pair[pair])
     return {**scores, "rows": len(rows), "flagged": flagged, "uncategorized": uncategorized,
             "source_acc": _share(actor_hits["source"], actor_hits["source_n"]), "source_n": actor_hits["source_n"],
-            "target_acc": _share(actor_hits["target"], actor_hits["target_n"]), "target_n": actor_hits["target_n"]}
+            "target_acc": _share(actor_hits["target"], actor_hits["target_n"]), "target_n": actor_hits["target_n"],
+            "both_acc": _share(actor_hits["both"], actor_hits["both_n"]), "both_n": actor_hits["both_n"]}
 
 
 def petr_scores(gold: list[PetrRecord], coded: pl.DataFrame) -> dict[str, object]:
@@ -258,7 +267,7 @@ def naive_coded_events(sentences: list[str], actor_files: Sequence[Path] = (),
     return pl.DataFrame({"doc_index": [r[0] for r in rows], "event_code": [r[1] for r in rows]},
                         schema={"doc_index": pl.Int64, "event_code": pl.String}).with_columns(
         pl.lit(None, pl.String).alias("actor1_code"), pl.lit(None, pl.String).alias("actor2_code"),
-        pl.lit(False).alias("is_negated"), pl.lit(False).alias("is_hypothetical"))
+        pl.lit(False).alias("is_negated"), pl.lit(False).alias("is_hypothetical"), pl.lit(1.0).alias("confidence"))
 
 
 def newsflow_coded_events(sentences: list[str], actor_files: Sequence[Path] = (),
@@ -335,6 +344,7 @@ def _evaluate_plover(coders: list[str], limit: int | None) -> None:
         ("gold events", "gold"), ("correct", "tp"), ("precision", "precision"), ("recall", "recall"),
         ("F1", "f1"), ("actor1 ~ gold source", "source_acc"), ("  over found events with source", "source_n"),
         ("actor2 ~ gold target", "target_acc"), ("  over found events with target", "target_n"),
+        ("both actors ~ gold", "both_acc"), ("  over found events with both", "both_n"),
         ("seconds", "seconds")], results)
 
 
@@ -360,13 +370,83 @@ def _evaluate_petr(coders: list[str], limit: int | None) -> None:
         ("seconds", "seconds")], results)
 
 
+# ------------------------------------------------------------------------------ cross-validation
+
+def folds(n: int, k: int = CV_FOLDS, seed: int = CV_SEED) -> list[list[int]]:
+    """`k` disjoint folds of the indices 0..n-1, shuffled with `seed` (the same on every run)."""
+    import random
+
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+def cross_validated(n: int, coded: pl.DataFrame, score: Callable[[list[int], pl.DataFrame], float],
+                    k: int = CV_FOLDS) -> tuple[float, list[float], list[float]]:
+    """Mean held-out score over `k` folds, with the one fitted parameter, the confidence below which
+    events are dropped, chosen on the other folds; returns (mean, per-fold scores, thresholds)."""
+    held_out, chosen = [], []
+    for fold in folds(n, k):
+        train = sorted(set(range(n)) - set(fold))
+        best = max(THRESHOLDS, key=lambda t: (score(train, coded.filter(pl.col("confidence") >= t)), -t))
+        chosen.append(best)
+        held_out.append(score(fold, coded.filter(pl.col("confidence") >= best)))
+    return sum(held_out) / k, held_out, chosen
+
+
+def _subset(gold: list, coded: pl.DataFrame, indices: list[int]) -> tuple[list, pl.DataFrame]:
+    """The gold records at `indices` and their coded rows, renumbered 0..len-1."""
+    position = {old: new for new, old in enumerate(indices)}
+    rows = coded.filter(pl.col("doc_index").is_in(indices)).with_columns(
+        pl.col("doc_index").replace_strict(position, return_dtype=pl.Int64))
+    return [gold[i] for i in indices], rows
+
+
+def _evaluate_cv() -> None:
+    """5-fold cross-validated PLOVER category F1, both-actor accuracy and UD-PETRARCH root F1."""
+    plover = plover_gold()
+    table = crosswalk_table()
+    mapping = category_mapping({g.category for g in plover}, set(table.values()))
+    coded, _ = _run(CODERS["newsflow"], [g.text for g in plover])
+
+    def plover_metric(key: str) -> Callable[[list[int], pl.DataFrame], float]:
+        def score(indices: list[int], rows: pl.DataFrame) -> float:
+            gold, subset = _subset(plover, rows, indices)
+            return plover_scores(gold, subset, mapping, table)[key] or 0.0
+        return score
+
+    petr = petr_gold()
+    petr_coded, _ = _run(CODERS["newsflow"], [g.text for g in petr], [PETR_ACTORS], [PETR_AGENTS])
+
+    def petr_root(indices: list[int], rows: pl.DataFrame) -> float:
+        gold, subset = _subset(petr, rows, indices)
+        return petr_scores(gold, subset)["root_f1"] or 0.0
+
+    print(f"\n== {CV_FOLDS}-fold cross-validation (seed {CV_SEED}); fitted on the other folds: the confidence "
+          f"threshold among {THRESHOLDS} ==")
+    for label, n, frame, score in (
+            ("PLOVER category F1", len(plover), coded, plover_metric("f1")),
+            ("PLOVER both actors right (found)", len(plover), coded, plover_metric("both_acc")),
+            ("UD-PETRARCH root-code F1", len(petr), petr_coded, petr_root)):
+        mean, per_fold, thresholds = cross_validated(n, frame, score)
+        print(f"  {label:<34} {mean:.3f}   folds {' '.join(f'{v:.3f}' for v in per_fold)}   "
+              f"thresholds {' '.join(f'{t:.1f}' for t in thresholds)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", choices=("plover", "petr", "both"), default="both", help="gold set(s) to score")
     parser.add_argument("--coder", choices=("newsflow", "naive", "both"), default="both",
                         help="coder(s) to run; with both, a newsflow/naive ratio column is printed")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="first N sentences of each set")
+    parser.add_argument("--cv", action="store_true",
+                        help=f"only the {CV_FOLDS}-fold cross-validated figures of the newsflow coder")
     args = parser.parse_args(argv)
+    if args.cv:
+        started = time.perf_counter()
+        _evaluate_cv()
+        print(f"\ntotal {time.perf_counter() - started:.1f} s")
+        return 0
     coders = ["naive", "newsflow"] if args.coder == "both" else [args.coder]
     if "newsflow" in coders:
         try:

@@ -17,6 +17,8 @@ _spec.loader.exec_module(event_accuracy)
 
 
 def _coded(rows: list[tuple]) -> pl.DataFrame:
+    # rows without a confidence are certain ones
+    rows = [r if len(r) == len(event_accuracy.CODED_SCHEMA) else (*r, 1.0) for r in rows]
     return pl.DataFrame(rows, schema=event_accuracy.CODED_SCHEMA, orient="row")
 
 
@@ -121,3 +123,24 @@ def test_main_runs_the_naive_coder_on_a_few_sentences(capsys):
     assert "PLOVER GSR (dev half): 3 sentences" in out
     assert "UD-PETRARCH validation (evaluate=\"true\"): 3 sentences" in out
     assert "DEMAND       -> REQUEST" in out
+
+
+def test_folds_are_disjoint_cover_everything_and_are_the_same_each_run():
+    folds = event_accuracy.folds(23)
+    assert sorted(i for f in folds for i in f) == list(range(23))
+    assert len(folds) == event_accuracy.CV_FOLDS and folds == event_accuracy.folds(23)
+
+
+def test_cross_validation_picks_the_threshold_on_the_other_folds():
+    # Ten sentences; the right events have confidence 0.9, the wrong ones 0.3: a threshold fitted
+    # on any four folds drops the wrong ones, so every held-out fold scores 1.
+    coded = pl.DataFrame({"doc_index": list(range(10)) * 2, "right": [True] * 10 + [False] * 10,
+                          "confidence": [0.9] * 10 + [0.3] * 10})
+
+    def precision(indices, rows):
+        kept = rows.filter(pl.col("doc_index").is_in(indices))
+        return kept["right"].mean() if kept.height else 0.0
+
+    mean, per_fold, thresholds = event_accuracy.cross_validated(10, coded, precision)
+    assert (mean, per_fold) == (1.0, [1.0] * 5)
+    assert all(0.3 < t <= 0.9 for t in thresholds)
