@@ -228,6 +228,11 @@ REAL_SENTENCES = [
     "A man attacked two women with a knife.",
     "Israeli troops attacked Hamas fighters.",
     "The Foundation criticized the government.",
+    "Jordan and Israel agreed on a new border pact.",
+    "Analysts agreed that prices would rise.",
+    "Israel and Egypt met in Cairo.",
+    "China demanded that the United States cancel the sale.",
+    "EU cooperation helped Britain.",
 ]
 
 
@@ -310,6 +315,20 @@ def test_real_model_links_no_one_word_alias_that_is_a_common_word(real_coded):
     # "Foundation" is a dictionary alias of El Rukn (USAREB); alone it is a foundation.
     rows = _of(real_coded, "The Foundation criticized the government.")
     assert "USAREB" not in rows["actor1_code"].to_list(), rows
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    pytest.param("Jordan and Israel agreed on a new border pact.", [("030", "ISR", "JOR"), ("030", "JOR", "ISR")],
+                 id="states-agree-with-each-other"),
+    pytest.param("Analysts agreed that prices would rise.", [], id="analysts-agreeing-is-no-event"),
+    pytest.param("Israel and Egypt met in Cairo.", [("040", "EGY", "ISR"), ("040", "ISR", "EGY")], id="symmetric-meeting"),
+    pytest.param("China demanded that the United States cancel the sale.", [("100", "CHN", "USA")],
+                 id="who-is-asked-is-the-subject-of-what-is-asked"),
+    pytest.param("EU cooperation helped Britain.", [], id="a-thing-of-an-actor-does-not-act"),
+])
+def test_real_model_codes_diplomatic_verbs_only_between_political_actors(real_coded, sentence, expected):
+    rows = _of(real_coded, sentence).filter(~pl.col("is_hypothetical"))
+    assert sorted(rows.select("event_code", "actor1_code", "actor2_code").rows()) == expected
 
 
 # -- event ids ---------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ class CoderRules:
     armed_sectors: tuple[str, ...]
     agentless_passive_roots: frozenset[str]
     open_bare: bool
+    symmetric_verbs: frozenset[str]
+    political_bare_verbs: frozenset[str]
+    political_targetless_roots: frozenset[str]
     unarmed_force: str
     bare_verbs: frozenset[str]
     no_event_verbs: frozenset[str]
@@ -55,7 +58,10 @@ class CoderRules:
             targetless_roots=frozenset(codes["targetless_roots"]), skipped_roots=frozenset(codes["skipped_roots"]),
             armed_sectors=tuple(codes["armed_sectors"]),
             agentless_passive_roots=frozenset(codes["agentless_passive_roots"]), unarmed_force=str(codes["unarmed_force"]),
-            bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]), no_event_verbs=frozenset(verbs["no_event"]),
+            bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]),
+            symmetric_verbs=frozenset(verbs["symmetric"]),
+            political_bare_verbs=frozenset(verbs["political_bare"]),
+            political_targetless_roots=frozenset(verbs["political_targetless_roots"]), no_event_verbs=frozenset(verbs["no_event"]),
             needs_preposition={k: frozenset(v) for k, v in verbs["needs_preposition"].items()},
             weights={k: float(v) for k, v in confidence.items()}, view_threshold=threshold,
         )
@@ -69,7 +75,7 @@ class CoderRules:
 
 
 FEATURES = ("actor1_coded", "actor2_coded", "actor1_agent_noun", "has_target", "object_pattern", "bare_pattern",
-            "open_pattern",
+            "open_pattern", "political_pattern",
             "inherited_subject", "negated", "hypothetical", "title")
 
 
@@ -153,7 +159,7 @@ class _Sentence:
         return None
 
     # -- actors ---------------------------------------------------------------------------
-    def actors(self, noun: _Token) -> list[_Actor]:
+    def actors(self, noun: _Token, owned: bool = False, as_subject: bool = False) -> list[_Actor]:
         """The actors a noun phrase names: its head and every conjoined head ("X and Y")."""
         heads = [noun]
         frontier = [noun]
@@ -164,7 +170,7 @@ class _Sentence:
                 frontier.append(c)
         found = []
         for h in heads:
-            found.extend(self._resolved(h))
+            found.extend(self._resolved(h, owned, as_subject))
         return found
 
     def _may_be_actor(self, noun: _Token) -> bool:
@@ -175,7 +181,7 @@ class _Sentence:
     def _span(self, first: int, last: int) -> tuple[int, int]:
         return self.tokens[first].start, self.tokens[last].end
 
-    def _resolved(self, noun: _Token) -> list[_Actor]:
+    def _resolved(self, noun: _Token, owned: bool = False, as_subject: bool = False) -> list[_Actor]:
         if noun.pos == "PRON" or noun.tag == "WP":
             return []
         if noun.pos == "NUM" or noun.lemma.lower() in self.rules.quantity_nouns:
@@ -211,6 +217,10 @@ class _Sentence:
                       for o in self.kids(p, "pobj") for e in [self.entity_at(o)]
                       if e is not None and e.get("kind") == "country"][:1]
         if not owners and not agent:
+            return []
+        if as_subject and not self._may_be_actor(noun):
+            # "NATO guidelines call for", "EU cooperation helps": a thing of an actor does not act;
+            # as an object its owner is whom the act concerns ("rejected an Indian proposal")
             return []
         left = min([noun.i] + [t.i for m in self.kids(noun, "compound", "amod", "poss", "nmod", "det")
                                for t in [m] if t.dep != "det"])
@@ -292,7 +302,7 @@ class _Sentence:
                     if reporter is not None and self._agrees(s, reporter):
                         found.extend(self.subjects(reporter, depth + 1)[0])
                 else:
-                    found.extend(self.actors(s) or self._named(s))
+                    found.extend(self.actors(s, as_subject=True) or self._named(s))
             return found, False
         head = self.head(verb)
         purpose = verb.dep == "advcl" and any(a.text.lower() == "to" for a in self.kids(verb, "aux"))
@@ -364,7 +374,7 @@ class _Sentence:
                 if found:
                     return found
         for o in named:  # "rejected an Indian proposal", "calls by Belarus's rulers": whose it is
-            found = self.actors(o) or [a for p in self.kids(o, "prep") if p.text.lower() in ("by", "from")
+            found = self.actors(o, owned=True) or [a for p in self.kids(o, "prep") if p.text.lower() in ("by", "from")
                                        for a in self._pobj(p)]
             if found:
                 return found
@@ -400,7 +410,8 @@ class _Sentence:
                 continue
             if prep and prep not in preps:
                 continue
-            if not particle and not obj and lemma not in self.rules.bare_verbs and not self.rules.open_bare:
+            if not particle and not obj and lemma not in self.rules.bare_verbs and not self.rules.open_bare and (
+                    lemma not in self.rules.political_bare_verbs):
                 continue
             # the more words a pattern matches, the more specific it is ("mediation effort" > "effort")
             score = (2 if particle else 0) + (2 + obj.count(" ") if obj else 0) + (1 if prep else 0)
@@ -486,6 +497,16 @@ class _Sentence:
                     targets = self.objects(x, "", "")
                     if targets:
                         break
+            if not targets and lemma in self.rules.request_governors:
+                # "demanded that the US cancel ...": who is asked is the subject of what is asked
+                targets = [a for c in self.kids(verb, "ccomp") for subj in self.kids(c, *SUBJECT_DEPS)
+                           for a in self.actors(subj)]
+            if not targets and lemma in self.rules.symmetric_verbs and not self.kids(verb, *PASSIVE_SUBJECT_DEPS):
+                # "Israel and Egypt met": each side met the other
+                sides = [a for s in self.kids(verb, *SUBJECT_DEPS) for a in self.actors(s)]
+                if len(sides) >= 2:
+                    out.extend(self._symmetric_events(verb, code, sides, specificity))
+                    continue
             passive = bool(self.kids(verb, *PASSIVE_SUBJECT_DEPS))
             negated, hypothetical = self.flags(verb)
             if hypothetical and self._is_announced_future(verb):
@@ -503,19 +524,25 @@ class _Sentence:
             demand = self._demand(verb)
             if demand is not None:
                 out.extend(demand)
-            # Who did what to whom: a source unless the verb is passive ("X was arrested"), a
-            # target unless the action needs none (a protest).
-            # A passive with no agent ("X was arrested") keeps an unknown source only where the
-            # act itself says who did it, as arrests and releases do.
+            pattern = ("object" if obj or specificity >= 2 else "bare" if lemma in self.rules.bare_verbs
+                       else "political" if lemma in self.rules.political_bare_verbs else "open")
+            # Who did what to whom: a source, and a target unless the action needs none (a
+            # protest). A passive with no agent ("X was arrested") keeps an unknown source only
+            # where the act itself says who did it, as arrests and releases do.
             if code[:2] in self.rules.skipped_roots or (not sources and not (
                     passive and code[:2] in self.rules.agentless_passive_roots)):
                 continue
-            if not targets and code[:2] not in self.rules.targetless_roots:
+            if not targets and code[:2] not in self.rules.targetless_roots and pattern != "political":
                 continue
-            pattern = ("object" if obj or specificity >= 2 else
-                       "bare" if lemma in self.rules.bare_verbs else "open")
             if pattern == "open" and not self._political(sources, targets):
                 continue
+            if pattern == "political":
+                # a diplomatic verb ("agreed", "withdrew", "resigned") is an event only for a state,
+                # a state's agent, a known group or an IGO; then it may have no target
+                if not sources or not all(self._is_political(a) for a in sources):
+                    continue
+                if not targets and code[:2] not in self.rules.political_targetless_roots:
+                    continue
             for s in sources or [None]:
                 for t in targets or [None]:
                     if s is not None and t is not None and (s.start, s.code, s.name) == (t.start, t.code, t.name):
@@ -531,7 +558,13 @@ class _Sentence:
 
     def _political(self, sources: list[_Actor], targets: list[_Actor]) -> bool:
         """An unlisted verb's plain sense codes only between two actors, one a known (coded) one."""
-        return bool(sources and targets) and any(a.code for a in sources + targets)
+        return bool(sources and targets) and any(self._is_political(a) for a in sources + targets)
+
+    def _is_political(self, actor: _Actor) -> bool:
+        """A state, a state's agent or a known group or IGO: not a company, person or agent alone."""
+        code = actor.code or ""
+        return (actor.country_code is not None and "MNC" not in code and "BUS" not in code) or code[:3] in (
+            "IGO", "NGO", "IMG")
 
     def _force_of(self, code: str, source: _Actor | None) -> str:
         """The code of violence by `source`: force (19x) only by a state or an armed actor."""
@@ -543,6 +576,15 @@ class _Sentence:
             source.code[i:i + 3] in self.rules.armed_sectors for i in range(0, len(source.code), 3))
         return code if armed else self.rules.unarmed_force
 
+    def _symmetric_events(self, verb: _Token, code: str, sides: list[_Actor], specificity: float) -> list[dict]:
+        negated, hypothetical = self.flags(verb)
+        pattern = "object" if specificity >= 2 else "bare"
+        return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": code,
+                 "is_negated": negated, "is_hypothetical": hypothetical,
+                 "confidence": self._confidence(a, b, pattern, False, negated, hypothetical),
+                 **_actor_columns("actor1", a), **_actor_columns("actor2", b)}
+                for a in sides for b in sides if a is not b and (a.start, a.code) != (b.start, b.code)]
+
     def _confidence(self, source: _Actor | None, target: _Actor | None, pattern: str, inherited: bool,
                     negated: bool, hypothetical: bool) -> float:
         features = {
@@ -550,7 +592,8 @@ class _Sentence:
             "actor2_coded": target is not None and target.code is not None,
             "actor1_agent_noun": source is not None and source.entity_id is None,
             "has_target": target is not None, "object_pattern": pattern == "object",
-            "bare_pattern": pattern == "bare", "open_pattern": pattern == "open", "inherited_subject": inherited, "negated": negated,
+            "bare_pattern": pattern == "bare", "open_pattern": pattern == "open",
+            "political_pattern": pattern == "political", "inherited_subject": inherited, "negated": negated,
             "hypothetical": hypothetical, "title": self.is_title,
         }
         return event_confidence(features, self.rules.weights)
