@@ -38,6 +38,7 @@ class CoderRules:
     agentless_passive_roots: frozenset[str]
     open_bare: bool
     symmetric_verbs: frozenset[str]
+    person_pronouns: frozenset[str]
     political_bare_verbs: frozenset[str]
     political_targetless_roots: frozenset[str]
     unarmed_force: str
@@ -60,6 +61,7 @@ class CoderRules:
             agentless_passive_roots=frozenset(codes["agentless_passive_roots"]), unarmed_force=str(codes["unarmed_force"]),
             bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]),
             symmetric_verbs=frozenset(verbs["symmetric"]),
+            person_pronouns=frozenset(words["person_pronouns"]),
             political_bare_verbs=frozenset(verbs["political_bare"]),
             political_targetless_roots=frozenset(verbs["political_targetless_roots"]), no_event_verbs=frozenset(verbs["no_event"]),
             needs_preposition={k: frozenset(v) for k, v in verbs["needs_preposition"].items()},
@@ -76,7 +78,7 @@ class CoderRules:
 
 FEATURES = ("actor1_coded", "actor2_coded", "actor1_agent_noun", "has_target", "object_pattern", "bare_pattern",
             "open_pattern", "political_pattern",
-            "inherited_subject", "negated", "hypothetical", "title")
+            "from_pronoun", "inherited_subject", "negated", "hypothetical", "title")
 
 
 def event_confidence(features: dict[str, bool], weights: dict[str, float]) -> float:
@@ -135,7 +137,7 @@ class _Actor:
 
 class _Sentence:
     def __init__(self, rows: list[tuple], content: str, entities: list[dict], lexicon: Lexicon,
-                 is_title: bool = False):
+                 is_title: bool = False, people: list[dict] | None = None):
         self.tokens = {r[0]: _Token(*r) for r in rows}
         for t in self.tokens.values():
             if t.head != t.i and t.head in self.tokens:
@@ -145,6 +147,7 @@ class _Sentence:
         self.lexicon = lexicon
         self.rules = lexicon.rules
         self.is_title = is_title
+        self.people = people or []  # PERSON entities of the whole text, in order, for pronouns
 
     def kids(self, t: _Token, *deps: str) -> list[_Token]:
         return [self.tokens[c] for c in t.children if self.tokens[c].dep in deps]
@@ -173,6 +176,18 @@ class _Sentence:
             found.extend(self._resolved(h, owned, as_subject))
         return found
 
+    def _antecedent(self, pronoun: _Token) -> list[_Actor]:
+        """The person "he", "him", "she" or "her" most likely names: the last person named before
+        it in the article ("Police arrived and shot him dead" after "Usman Khan stabbed ...")."""
+        if pronoun.text.lower() not in self.rules.person_pronouns:
+            return []
+        before = [e for e in self.people if e["end_char"] <= pronoun.start]
+        if not before:
+            return []
+        e = before[-1]
+        return [_Actor(pronoun.text, pronoun.start, pronoun.end, e.get("actor_code"), e.get("country_code"),
+                       e.get("entity_id"), e.get("name") or e["text"], from_pronoun=True)]
+
     def _may_be_actor(self, noun: _Token) -> bool:
         """Whether a head word may name an actor at all: never a date, time, unit or abstract noun."""
         non_actors = self.rules.non_actor_nouns
@@ -183,7 +198,7 @@ class _Sentence:
 
     def _resolved(self, noun: _Token, owned: bool = False, as_subject: bool = False) -> list[_Actor]:
         if noun.pos == "PRON" or noun.tag == "WP":
-            return []
+            return self._antecedent(noun)
         if noun.pos == "NUM" or noun.lemma.lower() in self.rules.quantity_nouns:
             # "Tens of thousands of students", "a group of rebels": the actor is what is counted.
             counted = [o for p in self.kids(noun, "prep") if p.text.lower() == "of" for o in self.kids(p, "pobj")]
@@ -301,6 +316,8 @@ class _Sentence:
                     reporter = self._reporter(verb)
                     if reporter is not None and self._agrees(s, reporter):
                         found.extend(self.subjects(reporter, depth + 1)[0])
+                    else:
+                        found.extend(self.actors(s, as_subject=True))
                 else:
                     found.extend(self.actors(s, as_subject=True) or self._named(s))
             return found, False
@@ -593,7 +610,8 @@ class _Sentence:
             "actor1_agent_noun": source is not None and source.entity_id is None,
             "has_target": target is not None, "object_pattern": pattern == "object",
             "bare_pattern": pattern == "bare", "open_pattern": pattern == "open",
-            "political_pattern": pattern == "political", "inherited_subject": inherited, "negated": negated,
+            "political_pattern": pattern == "political",
+            "from_pronoun": any(a is not None and a.from_pronoun for a in (source, target)), "inherited_subject": inherited, "negated": negated,
             "hypothetical": hypothetical, "title": self.is_title,
         }
         return event_confidence(features, self.rules.weights)
@@ -661,6 +679,7 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
     actor_code, country_code, kind)."""
     contents = dict(documents.select("doc_index", "content").iter_rows())
     by_sentence: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    people: dict[int, list[dict]] = defaultdict(list)
     if entities.height:
         spans = entities.join(
             tokens.select("doc_index", "sentence_index", pl.col("start_char").alias("_token_start")),
@@ -668,6 +687,8 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
         )
         for e in spans.iter_rows(named=True):
             by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
+            if e["label"] == "PERSON":
+                people[e["doc_index"]].append(e)
     rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
     columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
     # Titles are read even without a VERB: a Title Case headline often parses as nouns only.
@@ -680,7 +701,8 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
     for (doc_index, sentence_index), sentence in candidates.items():
         content = contents[doc_index]
         parsed = _Sentence(sentence.select(columns).rows(), content,
-                           by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set)
+                           by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set,
+                           sorted(people.get(doc_index, []), key=lambda e: e["start_char"]))
         start = sentence["start_char"].min()
         end = sentence["end_char"].max()
         events = parsed.events()
