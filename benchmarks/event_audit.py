@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 JUDGED = ROOT / "benchmarks" / "data" / "event_audit"
 SAMPLE_SEED = 20261130
+EXTRA_SEEDS = (20261201,)  # a second batch of 20 + 20, judged after the coder's first rules
 SAMPLE_PER_CORPUS = 20
 JUDGMENTS = ("correct", "wrong_actor", "wrong_code", "not_event")
 KEY = ("field", "action_start_char", "actor1_text", "actor1_code", "actor2_text", "actor2_code", "event_code",
@@ -82,8 +83,8 @@ def _slug(corpus: str, key: str) -> str:
 
 def sampled_articles(seed: int = SAMPLE_SEED, per_corpus: int = SAMPLE_PER_CORPUS,
                      corpus: Path = CORPUS) -> list[Article]:
-    """The audit sample: `per_corpus` articles drawn with `seed` from the BBC corpus and from the
-    Wikinews 2019 and 2020 files together, normalized as a run normalizes them."""
+    """The audit sample: per batch (`seed`, then EXTRA_SEEDS), `per_corpus` articles from the BBC
+    corpus and from the Wikinews 2019 and 2020 files together, normalized as a run normalizes them."""
     from flows.sources import extracted_records
     from transforms.normalize import articles_from_records
 
@@ -94,14 +95,18 @@ def sampled_articles(seed: int = SAMPLE_SEED, per_corpus: int = SAMPLE_PER_CORPU
         _corpus=pl.when(pl.col("source_file") == "bbc.jsonl").then(pl.lit("bbc")).otherwise(pl.lit("wikinews")),
         _key=pl.when(pl.col("source_file") == "bbc.jsonl").then(pl.col("id")).otherwise(pl.col("url")),
     )
-    rng = random.Random(seed)
     sample: list[Article] = []
-    for name in ("bbc", "wikinews"):
-        rows = articles.filter(pl.col("_corpus") == name).sort("_key").iter_rows(named=True)
-        pool = list(rows)
-        for row in rng.sample(pool, per_corpus):
-            sample.append(Article(_slug(name, row["_key"]), name, row["_key"], row["title"], row["text"],
-                                  row["language"]))
+    # Batches are drawn one after the other, each from what the earlier ones left, so adding a
+    # batch never changes the articles (and judgments) of the earlier ones.
+    for batch_seed in (seed, *EXTRA_SEEDS):
+        rng = random.Random(batch_seed)
+        taken = {a.key for a in sample}
+        for name in ("bbc", "wikinews"):
+            pool = [row for row in articles.filter(pl.col("_corpus") == name).sort("_key").iter_rows(named=True)
+                    if row["_key"] not in taken]
+            for row in rng.sample(pool, per_corpus):
+                sample.append(Article(_slug(name, row["_key"]), name, row["_key"], row["title"], row["text"],
+                                      row["language"]))
     return sample
 
 
@@ -231,7 +236,8 @@ def calibration(by_confidence: list[tuple[float, bool]]) -> list[tuple[float, in
 def print_audit(audit: Audit, articles: Sequence[Article]) -> None:
     total = sum(audit.judged.values())
     print(f"Event audit: {len(articles)} articles ({sum(a.corpus == 'bbc' for a in articles)} BBC, "
-          f"{sum(a.corpus == 'wikinews' for a in articles)} Wikinews; seed {SAMPLE_SEED})")
+          f"{sum(a.corpus == 'wikinews' for a in articles)} Wikinews; seeds {SAMPLE_SEED}, "
+          f"{', '.join(map(str, EXTRA_SEEDS))})")
     print(f"  emitted events                 {audit.emitted}  ({audit.emitted / len(articles):.2f} per article)")
     print(f"  judged                         {total}   unjudged {len(audit.unjudged)}")
     print(f"  precision (correct / judged)   {_share(audit.judged['correct'], total)}")
