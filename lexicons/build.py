@@ -142,6 +142,8 @@ HALTING_VERBS = {("end", "mediation", "165"), ("end", "mediation effort", "165")
 # codes chosen from the CAMEO codebook descriptions (icews_cameo_codes/cameo-codes.csv).
 NEWSFLOW_VERBS = [
     # lemma, particle, object, preposition, code
+    # CAMEO 116 is "find guilty"; 042 "make a visit" (CAMEO.2.0 has 173 and 036, intent to meet)
+    ("convict", "", "", "", "116"), ("execute", "", "", "", "1823"), ("make", "", "visit", "", "042"), ("make", "", "trip", "", "042"),
     ("expel", "", "", "", "174"), ("deport", "", "", "", "174"), ("order", "out", "", "", "174"),
     ("kick", "out", "", "", "174"), ("attack", "", "", "", "190"), ("strike", "", "", "", "190"),
     ("bomb", "", "", "", "195"), ("shell", "", "", "", "194"), ("kill", "", "", "", "190"),
@@ -424,6 +426,11 @@ def actor_rows(src: Path, agent_codes: set[str], skipped: list[str]) -> list[tup
 # agents.tsv
 
 
+# A spokesman speaks for someone: the code is theirs ("a Tory spokesman", "a militia spokesman"),
+# never MED as the sources have it.
+SPOKESPEOPLE = {"spokesman", "spokeswoman", "spokesperson", "spokesmen", "spokeswomen", "spokespeople"}
+
+
 def agent_rows(src: Path, skipped: list[str]) -> list[tuple]:
     path = src / "petrarch2_dictionaries" / "Phoenix.agents.txt"
     found = petrarch_agent_entries(path.read_text(encoding="latin-1").splitlines(), path.name, skipped)
@@ -436,6 +443,8 @@ def agent_rows(src: Path, skipped: list[str]) -> list[tuple]:
     rows: dict[str, str] = {}
     for noun, code, _ in found:
         words = noun.split()
+        if len(words) == 1 and (words[0] in SPOKESPEOPLE or singular(words[0]) in SPOKESPEOPLE):
+            continue
         if not words or not re.fullmatch(r"[A-Z]{3,}", code):
             continue
         noun = " ".join(words[:-1] + [singular(words[-1])])

@@ -226,8 +226,9 @@ class _Sentence:
                 if e is not None and e.get("actor_code"):
                     if all(o[1] is not e for o in owners):
                         owners.append((mm, e))
-        if not owners:
-            # "Rebels in the Ivory Coast", "security forces in Guinea": the place they are in.
+        if not owners and agent:
+            # "Rebels in the Ivory Coast", "security forces in Guinea": the place they are in
+            # (an agent only: "an orphanage in Tanzania" is not Tanzania).
             owners = [(o, e) for p in self.kids(noun, "prep") if p.text.lower() in ("in", "from")
                       for o in self.kids(p, "pobj") for e in [self.entity_at(o)]
                       if e is not None and e.get("kind") == "country"][:1]
