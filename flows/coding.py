@@ -76,14 +76,15 @@ def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_pr
     return resolved_language(documents, parsed, res)
 
 
-def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -> Language:
+def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources,
+                      with_features: bool = False) -> Language:
     """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
     (doc_index as in `documents`): the part of the language stage that needs no model."""
     mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
                                  res.actor_keys.lazy()).collect()
     located = mentions.join(documents.select("doc_index", "article_id", "field"), on=["article_id", "field"],
                             how="inner", maintain_order="left")
-    coded = coded_events(documents, parsed.tokens, located, res.lexicon)
+    coded = coded_events(documents, parsed.tokens, located, res.lexicon, with_features)
     return Language(mentions=mentions, spans=parsed.spans, coded=coded)
 
 

@@ -493,7 +493,7 @@ class _Sentence:
         if not sources or not targets:
             return None
         return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": "100", "is_negated": False,
-                 "is_hypothetical": False, "confidence": self._confidence(s, t, "bare", False, False, False),
+                 "is_hypothetical": False, **self._confidence(s, t, "bare", False, False, False),
                  **_actor_columns("actor1", s), **_actor_columns("actor2", t)} for s in sources for t in targets]
 
     def events(self) -> list[dict]:
@@ -569,7 +569,7 @@ class _Sentence:
                         "action_text": verb.text, "action_start_char": verb.start,
                         "event_code": self._force_of(code, s),
                         "is_negated": negated, "is_hypothetical": hypothetical,
-                        "confidence": self._confidence(s, t, pattern, inherited, negated, hypothetical),
+                        **self._confidence(s, t, pattern, inherited, negated, hypothetical),
                         **_actor_columns("actor1", s), **_actor_columns("actor2", t),
                     })
         return out
@@ -599,12 +599,13 @@ class _Sentence:
         pattern = "object" if specificity >= 2 else "bare"
         return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": code,
                  "is_negated": negated, "is_hypothetical": hypothetical,
-                 "confidence": self._confidence(a, b, pattern, False, negated, hypothetical),
+                 **self._confidence(a, b, pattern, False, negated, hypothetical),
                  **_actor_columns("actor1", a), **_actor_columns("actor2", b)}
                 for a in sides for b in sides if a is not b and (a.start, a.code) != (b.start, b.code)]
 
     def _confidence(self, source: _Actor | None, target: _Actor | None, pattern: str, inherited: bool,
-                    negated: bool, hypothetical: bool) -> float:
+                    negated: bool, hypothetical: bool) -> dict:
+        """The event's `confidence` and the names of the `features` it has."""
         features = {
             "actor1_coded": source is not None and source.code is not None,
             "actor2_coded": target is not None and target.code is not None,
@@ -615,7 +616,8 @@ class _Sentence:
             "from_pronoun": any(a is not None and a.from_pronoun for a in (source, target)), "inherited_subject": inherited, "negated": negated,
             "hypothetical": hypothetical, "title": self.is_title,
         }
-        return event_confidence(features, self.rules.weights)
+        return {"confidence": event_confidence(features, self.rules.weights),
+                "features": sorted(name for name, on in features.items() if on)}
 
     def headline_events(self) -> list[dict]:
         """Events of a Title Case headline the parser cannot read ("Qatar Orders Hamas Leaders
@@ -646,7 +648,7 @@ class _Sentence:
                               for e in (before[-1], after[0]))
             out.append({"action_text": word.text, "action_start_char": word.start, "event_code": code,
                         "is_negated": False, "is_hypothetical": False,
-                        "confidence": self._confidence(source, target, "object" if specificity else "bare",
+                        **self._confidence(source, target, "object" if specificity else "bare",
                                                        False, False, False),
                         **_actor_columns("actor1", source), **_actor_columns("actor2", target)})
         return out
@@ -673,7 +675,7 @@ def _actor_columns(prefix: str, actor: _Actor | None) -> dict:
             f"{prefix}_entity_id": actor.entity_id, f"{prefix}_name": actor.name or actor.text}
 
 def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
-                 lexicon: Lexicon) -> pl.DataFrame:
+                 lexicon: Lexicon, with_features: bool = False) -> pl.DataFrame:
     """One row per event coded in a sentence (doc_index, sentence_index, action_start_char,
     actor1/actor2 start): CODED_EVENTS. `documents` has doc_index and content; `entities` holds
     the resolved entity spans (doc_index, start_char, end_char, text, label, entity_id, name,
@@ -691,6 +693,7 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
             if e["label"] == "PERSON":
                 people[e["doc_index"]].append(e)
     rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
+    features: list[list[str]] = []
     columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
     # Titles are read even without a VERB: a Title Case headline often parses as nouns only.
     titles = (documents.filter(pl.col("field") == "title")["doc_index"].to_list()
@@ -714,7 +717,11 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
                          sentence_end_char=end)
             for name in rows:
                 rows[name].append(event.get(name))
-    return pl.DataFrame(rows, schema=CODED_EVENTS).unique(
+            features.append(event.get("features", []))
+    frame = pl.DataFrame(rows, schema=CODED_EVENTS)
+    if with_features:  # what the confidence was computed from, for calibrating its weights
+        frame = frame.with_columns(features=pl.Series(features, dtype=pl.List(pl.String)))
+    return frame.unique(
         ["doc_index", "action_start_char", "actor1_start_char", "actor1_code", "actor2_start_char", "actor2_code",
          "event_code"], keep="first", maintain_order=True)
 
