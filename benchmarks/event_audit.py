@@ -68,6 +68,7 @@ class Article:
     title: str
     text: str
     language: str | None
+    batch: int = 1  # 1: the articles the rules were first written on; 2: drawn after, to check them
 
     @property
     def keeps_text(self) -> bool:
@@ -98,7 +99,7 @@ def sampled_articles(seed: int = SAMPLE_SEED, per_corpus: int = SAMPLE_PER_CORPU
     sample: list[Article] = []
     # Batches are drawn one after the other, each from what the earlier ones left, so adding a
     # batch never changes the articles (and judgments) of the earlier ones.
-    for batch_seed in (seed, *EXTRA_SEEDS):
+    for batch, batch_seed in enumerate((seed, *EXTRA_SEEDS), start=1):
         rng = random.Random(batch_seed)
         taken = {a.key for a in sample}
         for name in ("bbc", "wikinews"):
@@ -106,7 +107,7 @@ def sampled_articles(seed: int = SAMPLE_SEED, per_corpus: int = SAMPLE_PER_CORPU
                     if row["_key"] not in taken]
             for row in rng.sample(pool, per_corpus):
                 sample.append(Article(_slug(name, row["_key"]), name, row["_key"], row["title"], row["text"],
-                                      row["language"]))
+                                      row["language"], batch))
     return sample
 
 
@@ -191,7 +192,8 @@ class Audit:
 def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
     """Emitted events matched to their judgments, and recall of the events the reader found."""
     judged: Counter = Counter()
-    by_corpus: dict[str, Counter] = {"bbc": Counter(), "wikinews": Counter()}
+    by_corpus: dict[str, Counter] = {"bbc": Counter(), "wikinews": Counter(), "batch 1": Counter(),
+                                     "batch 2": Counter()}
     unjudged, by_confidence, by_features = [], [], []
     missed = found = coded_actor = emitted = 0
     for article in articles:
@@ -208,6 +210,7 @@ def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
                 continue
             judged[verdict["judgment"]] += 1
             by_corpus[article.corpus][verdict["judgment"]] += 1
+            by_corpus[f"batch {article.batch}"][verdict["judgment"]] += 1
             by_confidence.append((event["confidence"], verdict["judgment"] == "correct"))
             by_features.append((article.slug, list(event.get("features") or []), verdict["judgment"] == "correct"))
             if verdict["judgment"] == "correct":
@@ -280,6 +283,22 @@ def fitted_weights(rows: Sequence[tuple[str, list[str], bool]], features: Sequen
         if np.abs(step).max() < 1e-8:
             break
     return {"intercept": round(float(w[0]), 3), **{f: round(float(v), 3) for f, v in zip(features, w[1:])}}
+
+
+def recalibrated_intercept(rows: Sequence[tuple[str, list[str], bool]], weights: dict[str, float]) -> float:
+    """The intercept that, with the other `weights` kept, makes the mean confidence equal the share
+    of judged events that are correct (calibration in the mean; the mean rises with the intercept,
+    so bisection finds it)."""
+    target = sum(ok for _, _, ok in rows) / len(rows)
+
+    def mean(b: float) -> float:
+        return sum(_probability({**weights, "intercept": b}, present) for _, present, _ in rows) / len(rows)
+
+    low, high = -20.0, 20.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if mean(middle) < target else (low, middle)
+    return round((low + high) / 2, 3)
 
 
 def _probability(weights: dict[str, float], present: list[str]) -> float:
@@ -374,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "and print held-out calibration against the current ones")
     parser.add_argument("--write-weights", action="store_true",
                         help="with --fit: write the fitted weights into lexicons/coder.toml")
+    parser.add_argument("--write-intercept", action="store_true",
+                        help="with --fit: keep the weights, write the intercept that calibrates them in the mean")
     parser.add_argument("--show", metavar="SLUG", help="print one article's sentences (field, offsets, SHA-1) "
                         "and its judged rows, to judge it")
     args = parser.parse_args(argv)
@@ -397,9 +418,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         weights = calibration_report(audit.by_features, coder_rules().weights, FEATURES)
         print("  fitted on all judged events: " + ", ".join(f"{k} {v}" for k, v in weights.items()))
+        intercept = recalibrated_intercept(audit.by_features, coder_rules().weights)
+        print(f"  intercept calibrating the current weights in the mean: {intercept} "
+              f"(now {coder_rules().weights['intercept']})")
         if args.write_weights:
             write_weights(weights)
             print("  written to lexicons/coder.toml")
+        elif args.write_intercept:
+            write_weights({"intercept": intercept})
+            print("  intercept written to lexicons/coder.toml")
     if args.worksheets:
         write_worksheets(articles, audit.unjudged)
         print(f"wrote {len(audit.unjudged)} unjudged events into {JUDGED}")

@@ -28,3 +28,11 @@ def test_fitted_weights_replace_only_the_confidence_section(tmp_path):
     event_audit.write_weights({"intercept": 1.25, "title": -0.3}, toml)
     assert toml.read_text(encoding="utf-8") == (
         "[codes]\nintercept = 9\n\n[confidence]\n# why\nintercept = 1.25\ntitle = -0.3\n")
+
+
+def test_the_recalibrated_intercept_makes_the_mean_confidence_the_share_correct():
+    rows = [("a", ["coded"], True)] * 3 + [("b", ["coded"], False)] * 1 + [("c", [], False)] * 4
+    weights = {"intercept": 2.0, "coded": 1.0}
+    intercept = event_audit.recalibrated_intercept(rows, weights)
+    mean = sum(event_audit._probability({**weights, "intercept": intercept}, p) for _, p, _ in rows) / len(rows)
+    assert abs(mean - 3 / 8) < 1e-3
