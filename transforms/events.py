@@ -458,7 +458,7 @@ class _Sentence:
             if t.dep in ("xcomp", "conj") and self.kids(governor, "neg"):
                 negated = True
             if any(a.lemma.lower() in self.rules.modals or a.text.lower() in self.rules.modals for a in self.kids(governor, "aux")):
-                hypothetical = hypothetical or t.dep in ("xcomp", "conj")
+                hypothetical = hypothetical or t.dep in ("xcomp", "conj", "ccomp")
             if any(m.text.lower() in ("if", "unless") for m in self.kids(governor, "mark")) and t.dep != "ccomp":
                 hypothetical = True
             t, depth = governor, depth + 1
