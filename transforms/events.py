@@ -320,7 +320,7 @@ class _Sentence:
                     else:
                         found.extend(self.actors(s, as_subject=True))
                 else:
-                    found.extend(self.actors(s, as_subject=True) or self._named(s))
+                    found.extend(self.actors(s, as_subject=True))
             return found, False
         head = self.head(verb)
         purpose = verb.dep == "advcl" and any(a.text.lower() == "to" for a in self.kids(verb, "aux"))
