@@ -550,6 +550,8 @@ class _Sentence:
             if code[:2] in self.rules.skipped_roots or (not sources and not (
                     passive and code[:2] in self.rules.agentless_passive_roots)):
                 continue
+            if not sources and self.kids(verb, "agent"):
+                continue  # the sentence names who did it ("by a federal grand jury"), but as no actor
             if not targets and code[:2] not in self.rules.targetless_roots and pattern != "political":
                 continue
             if pattern == "open" and not self._political(sources, targets):
