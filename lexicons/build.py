@@ -439,7 +439,8 @@ def agent_rows(src: Path, skipped: list[str]) -> list[tuple]:
         if name and code and not re.search(r"[/,()]", name):
             found.append((name.lower(), code, 0))
     # Common agent nouns neither source lists on their own (Phoenix has only "official source" etc.).
-    found += [("official", "GOV", 0), ("government official", "GOV", 0), ("authorities", "GOV", 0)]
+    found += [("official", "GOV", 0), ("government official", "GOV", 0), ("authorities", "GOV", 0),
+              ("jury", "JUD", 0), ("grand jury", "JUD", 0), ("tribunal", "JUD", 0), ("prosecutor", "JUD", 0)]
     rows: dict[str, str] = {}
     for noun, code, _ in found:
         words = noun.split()
