@@ -15,7 +15,7 @@ _spec.loader.exec_module(event_audit)
 
 def test_a_feature_that_marks_right_events_gets_a_positive_weight():
     rows = [("a", ["coded"], True)] * 8 + [("b", ["coded"], False)] * 2 + [("c", [], False)] * 8 + [("d", [], True)] * 2
-    weights = event_audit.fitted_weights(rows, ["coded", "unused"])
+    weights = event_audit.fitted_weights(rows, ["coded", "unused"], l2=1.0)
     assert weights["coded"] > 1.0 > weights["unused"] == 0.0
     # the ridge penalty pulls both toward the base rate (0.5) from the observed 0.8 and 0.2
     assert 0.6 < event_audit._probability(weights, ["coded"]) < 0.8
