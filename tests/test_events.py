@@ -233,6 +233,9 @@ REAL_SENTENCES = [
     "Israel and Egypt met in Cairo.",
     "China demanded that the United States cancel the sale.",
     "EU cooperation helped Britain.",
+    "Jordan pledged on Monday.",
+    "The bill would have allowed China to extradite the suspects.",
+    "The court convicted the former minister.",
 ]
 
 
@@ -329,6 +332,31 @@ def test_real_model_links_no_one_word_alias_that_is_a_common_word(real_coded):
 def test_real_model_codes_diplomatic_verbs_only_between_political_actors(real_coded, sentence, expected):
     rows = _of(real_coded, sentence).filter(~pl.col("is_hypothetical"))
     assert sorted(rows.select("event_code", "actor1_code", "actor2_code").rows()) == expected
+
+
+def test_real_model_codes_no_intent_without_a_target(real_coded):
+    assert _of(real_coded, "Jordan pledged on Monday.").is_empty()
+
+
+def test_real_model_flags_an_action_a_modal_clause_would_have_allowed(real_coded):
+    rows = _of(real_coded, "The bill would have allowed China to extradite the suspects.")
+    assert rows.filter((pl.col("action_text") == "extradite") & ~pl.col("is_hypothetical")).is_empty(), rows
+
+
+def test_real_model_codes_a_conviction_as_finding_guilty(real_coded):
+    rows = _of(real_coded, "The court convicted the former minister.")
+    assert rows.select("event_code", "actor1_code").rows() == [("116", "JUD")], rows
+
+
+def test_a_passive_whose_agent_is_no_actor_is_not_coded():
+    documents, tokens, entities = _parsed([
+        _word("Hamas", "Hamas", "PROPN", "NNP", "nsubjpass", 2),
+        _word("was", "be", "AUX", "VBD", "auxpass", 2),
+        _word("expelled", "expel", "VERB", "VBN", "ROOT", 2),
+        _word("by", "by", "ADP", "IN", "agent", 2),
+        _word("storms", "storm", "NOUN", "NNS", "pobj", 3),
+    ])
+    assert coded_events(documents, tokens, entities, _lexicon()).is_empty()
 
 
 # -- event ids ---------------------------------------------------------------------------------
