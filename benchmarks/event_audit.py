@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 JUDGED = ROOT / "benchmarks" / "data" / "event_audit"
 SAMPLE_SEED = 20261130
-EXTRA_SEEDS = (20261201,)  # a second batch of 20 + 20, judged after the coder's first rules
+EXTRA_SEEDS = (20261201, 20261202)  # later batches of 20 + 20, each judged after the rules before it
 SAMPLE_PER_CORPUS = 20
 JUDGMENTS = ("correct", "wrong_actor", "wrong_code", "not_event")
 KEY = ("field", "action_start_char", "actor1_text", "actor1_code", "actor2_text", "actor2_code", "event_code",
@@ -68,7 +68,7 @@ class Article:
     title: str
     text: str
     language: str | None
-    batch: int = 1  # 1: the articles the rules were first written on; 2: drawn after, to check them
+    batch: int = 1  # 1: the articles the rules were first written on; 2, 3: drawn after, to check them
 
     @property
     def keeps_text(self) -> bool:
@@ -192,8 +192,8 @@ class Audit:
 def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
     """Emitted events matched to their judgments, and recall of the events the reader found."""
     judged: Counter = Counter()
-    by_corpus: dict[str, Counter] = {"bbc": Counter(), "wikinews": Counter(), "batch 1": Counter(),
-                                     "batch 2": Counter()}
+    by_corpus: dict[str, Counter] = {"bbc": Counter(), "wikinews": Counter(),
+                                     **{f"batch {b}": Counter() for b in sorted({a.batch for a in articles})}}
     unjudged, by_confidence, by_features = [], [], []
     missed = found = coded_actor = emitted = 0
     for article in articles:
