@@ -236,6 +236,10 @@ REAL_SENTENCES = [
     "Jordan pledged on Monday.",
     "The bill would have allowed China to extradite the suspects.",
     "The court convicted the former minister.",
+    "Did Israel attack Hamas fighters?",
+    "Jordan and Israel agreed that the talks had failed.",
+    "Joe Biden attacked Donald Trump over his taxes.",
+    "Nine soldiers were killed on Sunday.",
 ]
 
 
@@ -346,6 +350,20 @@ def test_real_model_flags_an_action_a_modal_clause_would_have_allowed(real_coded
 def test_real_model_codes_a_conviction_as_finding_guilty(real_coded):
     rows = _of(real_coded, "The court convicted the former minister.")
     assert rows.select("event_code", "actor1_code").rows() == [("116", "JUD")], rows
+
+
+@pytest.mark.parametrize("sentence", [
+    pytest.param("Did Israel attack Hamas fighters?", id="a-question-states-nothing"),
+    pytest.param("Jordan and Israel agreed that the talks had failed.", id="agreeing-that-is-an-opinion"),
+    pytest.param("Nine soldiers were killed on Sunday.", id="a-death-toll-names-no-attacker"),
+])
+def test_real_model_codes_nothing_that_is_not_stated_as_an_act(real_coded, sentence):
+    assert _of(real_coded, sentence).is_empty(), _of(real_coded, sentence)
+
+
+def test_real_model_reads_an_attack_between_named_people_as_words(real_coded):
+    rows = _of(real_coded, "Joe Biden attacked Donald Trump over his taxes.")
+    assert rows["event_code"].to_list() == ["111"], rows
 
 
 def test_a_passive_whose_agent_is_no_actor_is_not_coded():

@@ -35,9 +35,12 @@ class CoderRules:
     targetless_roots: frozenset[str]
     skipped_roots: frozenset[str]
     armed_sectors: tuple[str, ...]
+    combatant_sectors: tuple[str, ...]
     agentless_passive_roots: frozenset[str]
     open_bare: bool
     symmetric_verbs: frozenset[str]
+    opinion_verbs: frozenset[str]
+    verbal_between_named: dict[str, str]
     person_pronouns: frozenset[str]
     political_bare_verbs: frozenset[str]
     political_targetless_roots: frozenset[str]
@@ -57,10 +60,11 @@ class CoderRules:
             words={k: frozenset(w.lower() for w in v) for k, v in words.items()},
             intent_of_root=dict(codes["intent_of_root"]), threat_of_root=dict(codes["threat_of_root"]),
             targetless_roots=frozenset(codes["targetless_roots"]), skipped_roots=frozenset(codes["skipped_roots"]),
-            armed_sectors=tuple(codes["armed_sectors"]),
+            armed_sectors=tuple(codes["armed_sectors"]), combatant_sectors=tuple(codes["combatant_sectors"]),
             agentless_passive_roots=frozenset(codes["agentless_passive_roots"]), unarmed_force=str(codes["unarmed_force"]),
             bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]),
-            symmetric_verbs=frozenset(verbs["symmetric"]),
+            symmetric_verbs=frozenset(verbs["symmetric"]), opinion_verbs=frozenset(verbs["opinion"]),
+            verbal_between_named=dict(verbs["verbal_between_named"]),
             person_pronouns=frozenset(words["person_pronouns"]),
             political_bare_verbs=frozenset(verbs["political_bare"]),
             political_targetless_roots=frozenset(verbs["political_targetless_roots"]), no_event_verbs=frozenset(verbs["no_event"]),
@@ -497,6 +501,8 @@ class _Sentence:
                  **_actor_columns("actor1", s), **_actor_columns("actor2", t)} for s in sources for t in targets]
 
     def events(self) -> list[dict]:
+        if self.is_question():
+            return []  # "Did the players reach out to support you?": asked, not stated
         out = []
         for verb in sorted(self.tokens.values(), key=lambda t: t.i):
             if verb.pos != "VERB" or verb.dep == "prep":  # "according to" is no event
@@ -519,9 +525,15 @@ class _Sentence:
                 # "demanded that the US cancel ...": who is asked is the subject of what is asked
                 targets = [a for c in self.kids(verb, "ccomp") for subj in self.kids(c, *SUBJECT_DEPS)
                            for a in self.actors(subj)]
+            if lemma in self.rules.opinion_verbs and self.kids(verb, "ccomp"):
+                continue  # "all agreed that vaccines do good": an opinion, not an agreement
             if not targets and lemma in self.rules.symmetric_verbs and not self.kids(verb, *PASSIVE_SUBJECT_DEPS):
-                # "Israel and Egypt met": each side met the other
+                # "Israel and Egypt met": each side met the other; a diplomatic verb only between
+                # political actors, as below
                 sides = [a for s in self.kids(verb, *SUBJECT_DEPS) for a in self.actors(s)]
+                if lemma in self.rules.political_bare_verbs and not specificity and not all(
+                        self._is_political(a) for a in sides):
+                    continue
                 if len(sides) >= 2:
                     out.extend(self._symmetric_events(verb, code, sides, specificity))
                     continue
@@ -569,12 +581,18 @@ class _Sentence:
                         continue
                     out.append({
                         "action_text": verb.text, "action_start_char": verb.start,
-                        "event_code": self._force_of(code, s),
+                        "event_code": self._verbal_or_force(lemma, code, s, t),
                         "is_negated": negated, "is_hypothetical": hypothetical,
                         **self._confidence(s, t, pattern, inherited, negated, hypothetical),
                         **_actor_columns("actor1", s), **_actor_columns("actor2", t),
                     })
         return out
+
+    def is_question(self) -> bool:
+        """Whether the sentence asks rather than states (its last word is a question mark)."""
+        words = [t for t in sorted(self.tokens.values(), key=lambda t: t.i) if t.pos != "SPACE"]
+        closing = [t for t in words if t.text not in ('"', "'", "”", "’", ")")]
+        return bool(closing) and closing[-1].text == "?"
 
     def _political(self, sources: list[_Actor], targets: list[_Actor]) -> bool:
         """An unlisted verb's plain sense codes only between two actors, one a known (coded) one."""
@@ -585,6 +603,17 @@ class _Sentence:
         code = actor.code or ""
         return (actor.country_code is not None and "MNC" not in code and "BUS" not in code) or code[:3] in (
             "IGO", "NGO", "IMG")
+
+    def _verbal_or_force(self, lemma: str, code: str, source: _Actor | None, target: _Actor | None) -> str:
+        """ "Harris attacked Biden": between two named people or parties an attack is words (the
+        verbal code of coder.toml); otherwise the force or violence `_force_of` says."""
+        verbal = self.rules.verbal_between_named.get(lemma)
+        if verbal and all(a is not None and a.entity_id is not None and not a.from_pronoun
+                          and (a.code is None or not any(a.code[i:i + 3] in self.rules.combatant_sectors
+                                                         for i in range(0, len(a.code), 3)))
+                          for a in (source, target)):
+            return verbal
+        return self._force_of(code, source)
 
     def _force_of(self, code: str, source: _Actor | None) -> str:
         """The code of violence by `source`: force (19x) only by a state or an armed actor."""
