@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 JUDGED = ROOT / "benchmarks" / "data" / "event_audit"
 SAMPLE_SEED = 20261130
-EXTRA_SEEDS = (20261201, 20261202)  # later batches of 20 + 20, each judged after the rules before it
+EXTRA_SEEDS = (20261201, 20261202, 20261203)  # later batches of 20 + 20, each judged after the rules before it
 SAMPLE_PER_CORPUS = 20
 JUDGMENTS = ("correct", "wrong_actor", "wrong_code", "not_event")
 KEY = ("field", "action_start_char", "actor1_text", "actor1_code", "actor2_text", "actor2_code", "event_code",
