@@ -338,6 +338,10 @@ def calibration_report(rows: Sequence[tuple[str, list[str], bool]], current: dic
         print(f"  {label:<36} log-loss {log:.3f}  Brier {brier:.3f}")
     constant = sum((base - ok) ** 2 for _, _, ok in rows) / len(rows)
     print(f"  {'a constant (the base rate)':<36} Brier {constant:.3f}")
+    for threshold in (0.5, 0.6, 0.7):
+        kept = [ok for _, fitted, ok in held if fitted >= threshold]
+        share = f"{sum(kept) / len(kept):.3f}" if kept else "-"
+        print(f"  held out, fitted confidence >= {threshold}: {len(kept)} events, {share} correct")
     return fitted_weights(rows, features)
 
 
