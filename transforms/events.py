@@ -11,6 +11,7 @@ Pure: frames in, frames out; the only Python loop walks parse trees, which no ex
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -37,11 +38,9 @@ class CoderRules:
     armed_sectors: tuple[str, ...]
     combatant_sectors: tuple[str, ...]
     agentless_passive_roots: frozenset[str]
-    open_bare: bool
     symmetric_verbs: frozenset[str]
     opinion_verbs: frozenset[str]
     verbal_between_named: dict[str, str]
-    person_pronouns: frozenset[str]
     political_bare_verbs: frozenset[str]
     political_targetless_roots: frozenset[str]
     unarmed_force: str
@@ -62,10 +61,9 @@ class CoderRules:
             targetless_roots=frozenset(codes["targetless_roots"]), skipped_roots=frozenset(codes["skipped_roots"]),
             armed_sectors=tuple(codes["armed_sectors"]), combatant_sectors=tuple(codes["combatant_sectors"]),
             agentless_passive_roots=frozenset(codes["agentless_passive_roots"]), unarmed_force=str(codes["unarmed_force"]),
-            bare_verbs=frozenset(verbs["bare"]), open_bare=bool(verbs["open_bare"]),
+            bare_verbs=frozenset(verbs["bare"]),
             symmetric_verbs=frozenset(verbs["symmetric"]), opinion_verbs=frozenset(verbs["opinion"]),
             verbal_between_named=dict(verbs["verbal_between_named"]),
-            person_pronouns=frozenset(words["person_pronouns"]),
             political_bare_verbs=frozenset(verbs["political_bare"]),
             political_targetless_roots=frozenset(verbs["political_targetless_roots"]), no_event_verbs=frozenset(verbs["no_event"]),
             needs_preposition={k: frozenset(v) for k, v in verbs["needs_preposition"].items()},
@@ -81,14 +79,11 @@ class CoderRules:
 
 
 FEATURES = ("actor1_coded", "actor2_coded", "actor1_agent_noun", "has_target", "object_pattern", "bare_pattern",
-            "open_pattern", "political_pattern",
-            "from_pronoun", "inherited_subject", "negated", "hypothetical", "title")
+            "political_pattern", "from_pronoun", "inherited_subject", "negated", "hypothetical", "title")
 
 
 def event_confidence(features: dict[str, bool], weights: dict[str, float]) -> float:
     """The calibrated probability that an event with these features is right (logistic)."""
-    import math
-
     z = weights["intercept"] + sum(weights[f] for f in FEATURES if features.get(f))
     return round(1.0 / (1.0 + math.exp(-z)), 3)
 
@@ -321,8 +316,8 @@ class _Sentence:
                     reporter = self._reporter(verb)
                     if reporter is not None and self._agrees(s, reporter):
                         found.extend(self.subjects(reporter, depth + 1)[0])
-                    else:
-                        found.extend(self.actors(s, as_subject=True))
+                        continue
+                    found.extend(self.actors(s, as_subject=True))  # the person named before it
                 else:
                     found.extend(self.actors(s, as_subject=True))
             return found, False
@@ -424,6 +419,7 @@ class _Sentence:
             c.text.lower() for c in self.kids(verb, "advmod", "prep") if c.pos in ("ADP", "ADV")}
         objects = set().union(*(self._object_forms(c) for c in self.kids(verb, "dobj", "pobj")))
         preps = {c.text.lower() for c in self.kids(verb, "prep", "agent", "dative")}
+        bare_ok = lemma in self.rules.bare_verbs or lemma in self.rules.political_bare_verbs
         best = None
         for particle, obj, prep, code in rows:
             if particle and particle not in particles:
@@ -432,8 +428,7 @@ class _Sentence:
                 continue
             if prep and prep not in preps:
                 continue
-            if not particle and not obj and lemma not in self.rules.bare_verbs and not self.rules.open_bare and (
-                    lemma not in self.rules.political_bare_verbs):
+            if not particle and not obj and not bare_ok:
                 continue
             # the more words a pattern matches, the more specific it is ("mediation effort" > "effort")
             score = (2 if particle else 0) + (2 + obj.count(" ") if obj else 0) + (1 if prep else 0)
@@ -555,7 +550,7 @@ class _Sentence:
             if demand is not None:
                 out.extend(demand)
             pattern = ("object" if obj or specificity >= 2 else "bare" if lemma in self.rules.bare_verbs
-                       else "political" if lemma in self.rules.political_bare_verbs else "open")
+                       else "political")
             # Who did what to whom: a source, and a target unless the action needs none (a
             # protest). A passive with no agent ("X was arrested") keeps an unknown source only
             # where the act itself says who did it, as arrests and releases do.
@@ -565,8 +560,6 @@ class _Sentence:
             if not sources and self.kids(verb, "agent"):
                 continue  # the sentence names who did it ("by a federal grand jury"), but as no actor
             if not targets and code[:2] not in self.rules.targetless_roots and pattern != "political":
-                continue
-            if pattern == "open" and not self._political(sources, targets):
                 continue
             if pattern == "political":
                 # a diplomatic verb ("agreed", "withdrew", "resigned") is an event only for a state,
@@ -593,10 +586,6 @@ class _Sentence:
         words = [t for t in sorted(self.tokens.values(), key=lambda t: t.i) if t.pos != "SPACE"]
         closing = [t for t in words if t.text not in ('"', "'", "”", "’", ")")]
         return bool(closing) and closing[-1].text == "?"
-
-    def _political(self, sources: list[_Actor], targets: list[_Actor]) -> bool:
-        """An unlisted verb's plain sense codes only between two actors, one a known (coded) one."""
-        return bool(sources and targets) and any(self._is_political(a) for a in sources + targets)
 
     def _is_political(self, actor: _Actor) -> bool:
         """A state, a state's agent or a known group or IGO: not a company, person or agent alone."""
@@ -642,10 +631,9 @@ class _Sentence:
             "actor2_coded": target is not None and target.code is not None,
             "actor1_agent_noun": source is not None and source.entity_id is None,
             "has_target": target is not None, "object_pattern": pattern == "object",
-            "bare_pattern": pattern == "bare", "open_pattern": pattern == "open",
-            "political_pattern": pattern == "political",
-            "from_pronoun": any(a is not None and a.from_pronoun for a in (source, target)), "inherited_subject": inherited, "negated": negated,
-            "hypothetical": hypothetical, "title": self.is_title,
+            "bare_pattern": pattern == "bare", "political_pattern": pattern == "political",
+            "from_pronoun": any(a is not None and a.from_pronoun for a in (source, target)),
+            "inherited_subject": inherited, "negated": negated, "hypothetical": hypothetical, "title": self.is_title,
         }
         return {"confidence": event_confidence(features, self.rules.weights),
                 "features": sorted(name for name, on in features.items() if on)}
@@ -723,6 +711,8 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
             by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
             if e["label"] == "PERSON":
                 people[e["doc_index"]].append(e)
+        for found in people.values():
+            found.sort(key=lambda e: e["start_char"])
     rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
     features: list[list[str]] = []
     columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
@@ -737,7 +727,7 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
         content = contents[doc_index]
         parsed = _Sentence(sentence.select(columns).rows(), content,
                            by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set,
-                           sorted(people.get(doc_index, []), key=lambda e: e["start_char"]))
+                           people.get(doc_index, []))
         start = sentence["start_char"].min()
         end = sentence["end_char"].max()
         events = parsed.events()
