@@ -522,16 +522,8 @@ class _Sentence:
                            for a in self.actors(subj)]
             if lemma in self.rules.opinion_verbs and self.kids(verb, "ccomp"):
                 continue  # "all agreed that vaccines do good": an opinion, not an agreement
-            if not targets and lemma in self.rules.symmetric_verbs and not self.kids(verb, *PASSIVE_SUBJECT_DEPS):
-                # "Israel and Egypt met": each side met the other; a diplomatic verb only between
-                # political actors, as below
-                sides = [a for s in self.kids(verb, *SUBJECT_DEPS) for a in self.actors(s)]
-                if lemma in self.rules.political_bare_verbs and not specificity and not all(
-                        self._is_political(a) for a in sides):
-                    continue
-                if len(sides) >= 2:
-                    out.extend(self._symmetric_events(verb, code, sides, specificity))
-                    continue
+            if not targets and lemma in self.rules.symmetric_verbs and len(sources) >= 2 and not inherited:
+                targets = sources  # "Israel and Egypt met": each side met the other
             passive = bool(self.kids(verb, *PASSIVE_SUBJECT_DEPS))
             negated, hypothetical = self.flags(verb)
             if hypothetical and self._is_announced_future(verb):
@@ -613,15 +605,6 @@ class _Sentence:
         armed = source.code == source.country_code or any(
             source.code[i:i + 3] in self.rules.armed_sectors for i in range(0, len(source.code), 3))
         return code if armed else self.rules.unarmed_force
-
-    def _symmetric_events(self, verb: _Token, code: str, sides: list[_Actor], specificity: float) -> list[dict]:
-        negated, hypothetical = self.flags(verb)
-        pattern = "object" if specificity >= 2 else "bare"
-        return [{"action_text": verb.text, "action_start_char": verb.start, "event_code": code,
-                 "is_negated": negated, "is_hypothetical": hypothetical,
-                 **self._confidence(a, b, pattern, False, negated, hypothetical),
-                 **_actor_columns("actor1", a), **_actor_columns("actor2", b)}
-                for a in sides for b in sides if a is not b and (a.start, a.code) != (b.start, b.code)]
 
     def _confidence(self, source: _Actor | None, target: _Actor | None, pattern: str, inherited: bool,
                     negated: bool, hypothetical: bool) -> dict:
