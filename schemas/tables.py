@@ -168,6 +168,7 @@ RUNS = Table(
             "entity_mentions": pl.Int64,
             "quarantined": pl.Int64,
             "counts": pl.String,
+            "snapshot_id": pl.Int64,  # the DuckLake snapshot the run committed (newsflow history)
         }
     ),
     key=("run_id",),

@@ -15,7 +15,8 @@ SHINGLE_WORDS = 3
 # al., WWW 2007, use 3 for web pages; news copies with an edited sentence or two land within 5).
 MAX_DISTANCE = 5
 # Cutting the hash into MAX_DISTANCE + 1 blocks guarantees a near-duplicate shares one whole block.
-_BLOCK_BITS = [0, 11, 22, 33, 44, 55, 64]
+BLOCK_BITS = (0, 11, 22, 33, 44, 55, 64)
+_BLOCK_BITS = BLOCK_BITS
 _WORD = re.compile(r"\w+")
 _BIT_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
@@ -47,6 +48,16 @@ def _blocks(frame: pl.LazyFrame) -> pl.LazyFrame:
         for i, (lo, hi) in enumerate(zip(_BLOCK_BITS, _BLOCK_BITS[1:]))
     ]
     return pl.concat(parts).filter(pl.col("simhash").is_not_null())
+
+
+def simhash_blocks(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per distinct (block, bits) of the frame's `simhash` values: what a stored article
+    must share with one of them to be a near-duplicate candidate."""
+    return pl.concat([
+        frame.select(pl.lit(i, pl.Int32).alias("block"),
+                     ((pl.col("simhash") // (1 << lo)) % (1 << (hi - lo))).cast(pl.UInt64).alias("bits"))
+        for i, (lo, hi) in enumerate(zip(BLOCK_BITS, BLOCK_BITS[1:]))
+    ]).drop_nulls().unique()
 
 
 def duplicate_links(articles: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFrame:

@@ -1,10 +1,18 @@
-"""The warehouse folder: Parquet staged first, DuckDB loaded in one transaction, exports published."""
+"""The warehouse: a DuckLake (see `warehouse.lake`) that each run changes in one snapshot.
+
+A run stages its tables as Parquet under `<warehouse>/staging/<run_id>/`, then commits them in
+one DuckLake transaction whose commit message is the run id: readers see the snapshot before the
+run or after it, never half of it, and a run that fails commits nothing. DuckLake enforces no
+keys, so every batch is deduplicated on its table's key before a MERGE. Warehouse-wide counts are
+recomputed only for the entities and events the run touched, so a run's cost does not grow with
+the warehouse. Exports are written on demand (`export`), whole or as the changes since a run.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
@@ -13,38 +21,19 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from schemas import (
-    ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, TABLE_UPDATES, TABLES, Table,
+    ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLE_UPDATES,
+    TABLES, Table,
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
+from warehouse.lake import CATALOG, Lake, SnapshotMissing, WarehouseMissing, _literal
 
-DB_FILE = "newsflow.duckdb"
+__all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Warehouse", "WarehouseMissing",
+           "relations"]
+
 # Every base table: the ones a run stages, and the load's own bookkeeping.
 PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
 EXPORT_FORMATS = ("parquet", "csv")
-
-
-def configured(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """`con` with the session settings every warehouse connection uses (timestamps shown in UTC)."""
-    con.execute("SET TimeZone = 'UTC'")
-    return con
-
-
-def attach_read_only(db_path: Path, config: dict | None = None, catalog: str = "newsflow") -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the database file as it is now, in a private DuckDB instance.
-
-    Not `duckdb.connect(path, read_only=True)`: the Python client shares one database instance
-    per path inside a process, so while any connection to an older version of the file is open
-    (a long download), new ones would be handed that version too, after a run has published a
-    newer one. A private in-memory instance that ATTACHes the file sees the file as it is when
-    opened, and keeps reading that version until it closes."""
-    con = duckdb.connect(":memory:", config=config or {})
-    try:
-        con.execute(f"ATTACH {_literal(db_path)} AS {catalog} (READ_ONLY)")
-        con.execute(f"USE {catalog}")
-    except BaseException:
-        con.close()
-        raise
-    return con
+RETENTION_DAYS = 30
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -58,10 +47,6 @@ def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(rows)
 
 
-class WarehouseMissing(FileNotFoundError):
-    """There is no warehouse database at the given folder yet."""
-
-
 def _sql(name: str) -> str:
     return files("warehouse").joinpath("sql", f"{name}.sql").read_text()
 
@@ -73,26 +58,32 @@ def _views_sql() -> str:
     return _sql("views").replace("{view_threshold}", repr(float(coder_rules().view_threshold)))
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def _keys(table: Table) -> str:
+    return ", ".join(table.key)
 
 
-def _upsert(table: Table, staged: Path, assignments: dict[str, str] | None = None, where: str = "") -> str:
-    """INSERT of the staged rows; on a key conflict the stored row gets `assignments` (column ->
-    SQL expression over `excluded`) when `where` holds, or is left alone when there are none."""
-    action = "DO NOTHING"
-    if assignments:
-        action = "DO UPDATE SET " + ", ".join(f"{c} = {e}" for c, e in assignments.items())
-        action += f" WHERE {where}" if where else ""
-    return (
-        f"INSERT INTO {table.name} BY NAME SELECT * FROM read_parquet({_literal(staged)}) "
-        f"ON CONFLICT ({', '.join(table.key)}) {action}"
-    )
+def _batch(table: Table, staged: Path) -> str:
+    """The staged rows with one row per key (the last one staged): DuckLake has no key to stop a
+    MERGE inserting a repeated key twice."""
+    return (f"(SELECT * EXCLUDE (_position) FROM (SELECT *, row_number() OVER () AS _position FROM "
+            f"read_parquet({_literal(staged)})) QUALIFY _position = max(_position) OVER (PARTITION BY {_keys(table)}))")
 
 
-def _replacing(table: Table, *columns: str) -> dict[str, str]:
-    names = columns or [c for c in table.columns if c not in table.key]
-    return {c: f"excluded.{c}" for c in names}
+def _merge(table: Table, staged: Path, update: list[str] | dict[str, str] | None = None, when: str = "") -> str:
+    """MERGE of the staged batch into `table` on its key: new keys inserted; stored ones get
+    `update` (columns, or column -> expression over `s`) when `when` holds, else are left alone."""
+    on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+    sql = f"MERGE INTO {table.name} AS t USING {_batch(table, staged)} AS s ON {on} "
+    if update:
+        assignments = update if isinstance(update, dict) else {c: f"s.{c}" for c in update}
+        sql += (f"WHEN MATCHED {'AND ' + when if when else ''} THEN UPDATE SET "
+                + ", ".join(f"{c} = {e}" for c, e in assignments.items()) + " ")
+    columns = list(table.schema)
+    return sql + f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('s.' + c for c in columns)})"
+
+
+def _non_key(table: Table, *columns: str) -> list[str]:
+    return list(columns) or [c for c in table.columns if c not in table.key]
 
 
 @dataclass(frozen=True)
@@ -111,123 +102,112 @@ class RunTables:
 
 
 class Warehouse:
-    """A warehouse folder: `newsflow.duckdb`, `parquet/<table>/<table>.parquet`, `docs/`."""
+    """One warehouse: its lake (catalog + data files) and its local folder (lock, `docs/`, staging)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, catalog: str = "", data_path: str = ""):
         self.root = Path(root)
-        self.db_path = self.root / DB_FILE
-        self.parquet_dir = self.root / "parquet"
+        self.lake = Lake(self.root, catalog, data_path)
         self.docs_dir = self.root / "docs"
         self.staging_dir = self.root / "staging"
 
+    @classmethod
+    def from_settings(cls, settings) -> "Warehouse":
+        return cls(settings.warehouse, settings.catalog, settings.data_path)
+
+    def describe(self) -> str:
+        return self.lake.describe()
+
     def exists(self) -> bool:
-        return self.db_path.exists()
+        return self.lake.exists() or self.needs_migration()
 
-    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        """A connection to the database; read-only ones fail with WarehouseMissing when there is none."""
-        if not read_only:
-            self.root.mkdir(parents=True, exist_ok=True)
-            return configured(duckdb.connect(str(self.db_path)))
-        if not self.exists():
-            raise WarehouseMissing(f"no warehouse at {self.root} (no {DB_FILE}); run `newsflow run` first")
-        return configured(attach_read_only(self.db_path))
+    def needs_migration(self) -> bool:
+        """Whether the folder holds a warehouse of the single-DuckDB-file versions, not migrated yet."""
+        return self.lake.legacy_file.exists() and not self.lake.exists()
 
-    def known_articles(self) -> pl.DataFrame:
-        """One row per stored article (article_id) with what change and duplicate detection need;
-        empty before the first run."""
-        return self._stored(ARTICLES, ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of",
-                                       "ingested_at"])
+    def connect(self, read_only: bool = True, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection with the lake attached as `newsflow` (read-only ones fail with
+        WarehouseMissing when there is none); an old single-file warehouse is migrated first."""
+        if self.needs_migration():
+            self.migrate()
+        return self.lake.connect(read_only=read_only, snapshot=snapshot)
 
-    def fetch_state(self) -> pl.DataFrame:
-        """One row per URL fetched before (url) with its validators for a conditional request."""
-        return self._stored(FETCH_STATE, FETCH_STATE.columns)
+    # --- what a run reads --------------------------------------------------------------------
 
-    def _stored(self, table: Table, columns: list[str]) -> pl.DataFrame:
-        empty = pl.DataFrame(schema={c: table.schema[c] for c in columns})
+    def known_articles(self, batch: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The stored articles (article_id) change and duplicate detection need for `batch`: those
+        sharing its article ids, text hashes or a SimHash block (see transforms.duplicates). The
+        lake is queried by key and hash; nothing else is loaded. Without `batch`, every article."""
+        from transforms.duplicates import simhash_blocks
+
+        columns = ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of", "ingested_at"]
+        empty = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in columns})
         if not self.exists():
             return empty
         with self.connect() as con:
-            present = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
-            ).fetchall()}
-            if not present:
+            if "articles" not in relations(con):
                 return empty
-            selected = ", ".join(c if c in present else f"NULL AS {c}" for c in columns)
-            stored = pl.from_arrow(con.execute(f"SELECT {selected} FROM {table.name}").to_arrow_table())
-        return stored.cast(empty.schema)
+            selected = ", ".join(f"a.{c}" for c in columns)
+            if batch is None:
+                stored = con.execute(f"SELECT {selected} FROM articles AS a").pl()
+                return stored.cast(empty.schema)
+            ids = batch.select("article_id").unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
+            hashes = batch.select("text_hash").drop_nulls().unique().to_arrow()  # noqa: F841
+            blocks = simhash_blocks(batch.lazy().select("simhash").drop_nulls()).collect().to_arrow()  # noqa: F841
+            con.register("batch_ids", ids)
+            con.register("batch_hashes", hashes)
+            con.register("batch_blocks", blocks)
+            stored = con.execute(
+                f"SELECT {selected} FROM articles AS a WHERE a.article_id IN (SELECT article_id FROM batch_ids) "
+                f"UNION SELECT {selected} FROM articles AS a WHERE a.text_hash IN (SELECT text_hash FROM batch_hashes) "
+                f"UNION SELECT {selected} FROM articles AS a JOIN batch_blocks AS b ON "
+                + " OR ".join(f"(b.block = {i} AND b.bits = {expr})" for i, expr in enumerate(_block_sql("a.simhash")))
+            ).pl()
+        return stored.cast(empty.schema).unique("article_id").sort("article_id")
 
-    def publish(self, run_id: str, tables: RunTables) -> None:
-        """Make the run visible in one atomic step, or not at all.
+    def fetch_state(self, urls: list[str] | None = None) -> pl.DataFrame:
+        """One row per URL fetched before (url) with its validators for a conditional request."""
+        empty = pl.DataFrame(schema=FETCH_STATE.schema)
+        if not self.exists():
+            return empty
+        with self.connect() as con:
+            if "fetch_state" not in relations(con):
+                return empty
+            if urls is None:
+                return con.execute("SELECT * FROM fetch_state").pl().cast(empty.schema)
+            con.register("wanted", pl.DataFrame({"url": urls}, schema={"url": pl.String}).to_arrow())
+            return con.execute("SELECT f.* FROM fetch_state AS f SEMI JOIN wanted USING (url)").pl().cast(empty.schema)
 
-        The run's tables are staged as Parquet, then loaded in one transaction into a private
-        copy of the database (`.newsflow.duckdb.<run_id>.tmp`), which is checkpointed, closed and
-        renamed over `newsflow.duckdb`. Readers therefore never wait for a run (DuckDB lets one
-        process hold a file for writing) and see the database as it was before the run or after
-        it, never half-loaded; a run that fails leaves the file untouched. The Parquet exports are
-        replaced after the swap. Runs must not publish concurrently: see `warehouse.lock`.
-        """
+    # --- what a run writes -------------------------------------------------------------------
+
+    def publish(self, run_id: str, tables: RunTables) -> int:
+        """Commit the run as one snapshot (commit message: the run id); returns its id.
+
+        The run's tables are staged as Parquet, then merged in one transaction. Readers see the
+        snapshot before or after it; a run that fails commits nothing and removes its staging.
+        Runs must not publish concurrently: see `warehouse.lock`."""
+        if self.needs_migration():
+            self.migrate()
         staging = self.staging_dir / run_id
-        staged = self._stage(staging, tables)
-        work = self.root / f".{DB_FILE}.{run_id}.tmp"
-        exports: dict[str, Path] = {}
         try:
-            if self.exists():
-                shutil.copyfile(self.db_path, work)
-            with configured(duckdb.connect(str(work))) as con:
+            staged = self._stage(staging, tables)
+            with self.lake.connect(read_only=False) as con:
                 con.execute("BEGIN TRANSACTION")
                 for table in PUBLISHED.values():
-                    self._create_or_migrate(con, table)
-                self._load(con, staged)
-                self._record_updates(con, run_id, staged)
-                for name, table in PUBLISHED.items():
-                    target = self.parquet_dir / name
-                    target.mkdir(parents=True, exist_ok=True)
-                    exports[name] = target / f".{name}.parquet.{run_id}.tmp"
-                    con.execute(
-                        f"COPY (SELECT * FROM {name} ORDER BY {', '.join(table.key)}) "
-                        f"TO {_literal(exports[name])} (FORMAT parquet)"
-                    )
+                    _create_or_migrate(con, table)
+                snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
+                                       ).fetchone()[0]
+                self._load(con, staged, snapshot)
+                _record_updates(con, run_id, staged)
+                con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', {_literal(run_id)})")
                 con.execute("COMMIT")
-                con.execute("CHECKPOINT")  # everything in the file itself, no WAL beside it
-            os.replace(work, self.db_path)
-        except BaseException:
-            for leftover in (work, work.with_name(work.name + ".wal"), *exports.values()):
-                leftover.unlink(missing_ok=True)
-            raise
+                committed = self._snapshot_of_run(con, run_id)
+                if committed != snapshot:  # another writer committed in between: record the true one
+                    con.execute("UPDATE runs SET snapshot_id = ? WHERE run_id = ?", [committed, run_id])
+            return committed
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
                 self.staging_dir.rmdir()
-        for name, tmp in exports.items():
-            os.replace(tmp, self.parquet_dir / name / f"{name}.parquet")
-
-    def copy_exports(self, url: str) -> list[str]:
-        """Copy the published Parquet exports to `url`, any fsspec file system URL
-        (`s3://bucket/prefix`, `gs://...`, `az://...`, `file:///...`, `memory://...`), as
-        `<url>/<table>/<table>.parquet`. Returns the URLs written."""
-        import fsspec
-
-        fs, base = fsspec.core.url_to_fs(url)
-        written = []
-        for name in PUBLISHED:
-            local = self.parquet_dir / name / f"{name}.parquet"
-            if not local.exists():
-                continue
-            folder = f"{base.rstrip('/')}/{name}"
-            fs.makedirs(folder, exist_ok=True)
-            fs.put_file(str(local), f"{folder}/{name}.parquet")
-            written.append(f"{url.rstrip('/')}/{name}/{name}.parquet")
-        return written
-
-    @staticmethod
-    def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
-        """`table_updates` gets this run for every table it wrote rows to."""
-        for name, path in staged.items():
-            rows = pq.ParquetFile(path).metadata.num_rows
-            if rows:
-                con.execute(
-                    "INSERT OR REPLACE INTO table_updates VALUES (?, now(), ?, ?)", [name, run_id, rows]
-                )
 
     def _stage(self, staging: Path, tables: RunTables) -> dict[str, Path]:
         staging.mkdir(parents=True, exist_ok=True)
@@ -239,43 +219,131 @@ class Warehouse:
         return paths
 
     @staticmethod
-    def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-        """Create the table, or add the columns its declaration gained since it was created."""
-        con.execute(duckdb_ddl(table))
-        present = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]
-        ).fetchall()}
-        for name, dtype in table.schema.items():
-            if name not in present:
-                con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {duckdb_type(dtype)}")
-
-    @staticmethod
-    def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path]) -> None:
+    def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
+        articles = _literal(staged["articles"])
+        # What the counts of this run depend on: the entities and events of the staged mentions,
+        # and those the staged articles' stored mentions pointed to before they are replaced.
+        for kind, mentions in (("entities", ENTITY_MENTIONS), ("events", EVENT_MENTIONS)):
+            key = "entity_id" if kind == "entities" else "event_id"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE touched_{kind} AS "
+                f"SELECT {key} FROM read_parquet({_literal(staged[mentions.name])}) "
+                f"UNION SELECT {key} FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet({articles}))"
+            )
         # A changed article keeps its first ingested_at; updated_at says when it changed.
-        article_changes = {c: e for c, e in _replacing(ARTICLES).items() if c != "ingested_at"}
-        article_changes["updated_at"] = "excluded.ingested_at"
-        con.execute(_upsert(ARTICLES, staged["articles"], article_changes,
-                            where="articles.content_hash IS DISTINCT FROM excluded.content_hash"))
-        # Mentions of a re-extracted article are replaced: first the ones that disappeared, then an
-        # upsert (DuckDB rejects a delete and re-insert of one key inside one transaction).
+        article_changes = {c: f"s.{c}" for c in _non_key(ARTICLES) if c not in ("ingested_at", "updated_at")}
+        article_changes["updated_at"] = "s.ingested_at"
+        con.execute(_merge(ARTICLES, staged["articles"], article_changes,
+                           when="t.content_hash IS DISTINCT FROM s.content_hash"))
+        # Mentions of a re-extracted article are replaced: those that disappeared are deleted.
         for mentions in (ENTITY_MENTIONS, EVENT_MENTIONS):
             con.execute(
-                f"DELETE FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet("
-                f"{_literal(staged['articles'])})) AND mention_id NOT IN (SELECT mention_id FROM read_parquet("
-                f"{_literal(staged[mentions.name])}))"
+                f"DELETE FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet({articles})) "
+                f"AND mention_id NOT IN (SELECT mention_id FROM read_parquet({_literal(staged[mentions.name])}))"
             )
-            con.execute(_upsert(mentions, staged[mentions.name], _replacing(mentions)))
-        con.execute(_upsert(ENTITIES, staged["entities"]))
+            con.execute(_merge(mentions, staged[mentions.name], _non_key(mentions)))
+        con.execute(_merge(ENTITIES, staged["entities"]))
         con.execute(_sql("refresh_entity_counts"))
-        con.execute(_upsert(EVENTS, staged["events"]))
+        con.execute(_merge(EVENTS, staged["events"]))
         con.execute(_sql("refresh_event_counts"))
         con.execute(_views_sql())
-        con.execute(_upsert(QUARANTINE, staged["quarantine"],
-                            _replacing(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
-        con.execute(f"INSERT INTO runs BY NAME SELECT * FROM read_parquet({_literal(staged['runs'])})")
+        con.execute(_merge(QUARANTINE, staged["quarantine"],
+                           _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
+        con.execute(f"INSERT INTO runs BY NAME SELECT * REPLACE ({int(snapshot)}::BIGINT AS snapshot_id) "
+                    f"FROM {_batch(RUNS, staged['runs'])}")
         con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM read_parquet("
                     f"{_literal(staged['validation_results'])})")
-        con.execute(_upsert(FETCH_STATE, staged["fetch_state"], _replacing(FETCH_STATE)))
+        con.execute(_merge(FETCH_STATE, staged["fetch_state"], _non_key(FETCH_STATE)))
+
+    # --- snapshots -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _snapshot_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+        row = con.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots({_literal(CATALOG)}) "
+                          f"WHERE commit_message = ?", [run_id]).fetchone()
+        return row[0] if row else None
+
+    def snapshot_as_of(self, as_of: str) -> int:
+        """The snapshot a run id or a timestamp names: the run's own snapshot, or the last one
+        committed at or before the time. Raises SnapshotMissing when there is none (yet, or any more)."""
+        with self.connect() as con:
+            snapshot = self._snapshot_of_run(con, as_of)
+            if snapshot is None:
+                try:
+                    moment = datetime.fromisoformat(as_of)
+                except ValueError:
+                    raise SnapshotMissing(f"{as_of!r} is neither a run id in the warehouse's history nor a timestamp "
+                                          f"(YYYY-MM-DD[ HH:MM[:SS][+00:00]]); see `newsflow history`") from None
+                snapshot = con.execute(
+                    f"SELECT max(snapshot_id) FROM ducklake_snapshots({_literal(CATALOG)}) "
+                    f"WHERE snapshot_time <= ?::TIMESTAMPTZ", [moment.isoformat()]).fetchone()[0]
+                if snapshot is None:
+                    raise SnapshotMissing(f"the warehouse has no snapshot at or before {as_of} (expired or before "
+                                          f"the first run); see `newsflow history`")
+            return snapshot
+
+    def history(self) -> pl.DataFrame:
+        """One row per run snapshot still kept (snapshot_id), newest first, with the run that made
+        it (maintenance snapshots, which change no rows, are left out)."""
+        with self.connect() as con:
+            return con.execute(
+                f"SELECT s.snapshot_id, s.snapshot_time AS committed_at, s.commit_message AS run_id, "
+                f"r.records_read, r.articles_new, r.articles_updated, r.articles_unchanged, r.quarantined "
+                f"FROM ducklake_snapshots({_literal(CATALOG)}) AS s LEFT JOIN runs AS r ON r.run_id = s.commit_message "
+                f"WHERE s.commit_message IS NOT NULL ORDER BY s.snapshot_id DESC"
+            ).pl()
+
+    def maintain(self, retention_days: float = RETENTION_DAYS) -> dict[str, int]:
+        """Merge small data files, expire snapshots older than `retention_days`, delete the files
+        no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired)."""
+        with self.connect(read_only=False) as con:
+            before = _file_count(con)
+            con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
+            con.execute(f"CALL ducklake_merge_adjacent_files({_literal(CATALOG)})")
+            expired = len(con.execute(
+                f"CALL ducklake_expire_snapshots({_literal(CATALOG)}, older_than => now() - "
+                f"to_milliseconds({int(float(retention_days) * 86_400_000)}::BIGINT))").fetchall())
+            deleted = len(con.execute(f"CALL ducklake_cleanup_old_files({_literal(CATALOG)}, cleanup_all => true)"
+                                      ).fetchall())
+            return {"data_files_before": before, "data_files_after": _file_count(con), "files_deleted": deleted,
+                    "snapshots_expired": expired}
+
+    # --- migration -------------------------------------------------------------------------------
+
+    def migrate(self) -> dict[str, int]:
+        """Copy a single-file warehouse of earlier versions (`newsflow.duckdb`) into the lake in one
+        snapshot, then keep the old file as `newsflow.duckdb.migrated`. Returns rows per table."""
+        from warehouse.lock import run_lock
+
+        legacy = self.lake.legacy_file
+        copied: dict[str, int] = {}
+        with run_lock(self.root, "migrate"):
+            if not legacy.exists() or self.lake.exists():
+                return copied
+            with self.lake.connect(read_only=False) as con:
+                con.execute(f"ATTACH {_literal(legacy)} AS legacy (READ_ONLY)")
+                con.execute("BEGIN TRANSACTION")
+                old = {r[0] for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'legacy'").fetchall()}
+                for name, table in PUBLISHED.items():
+                    _create_or_migrate(con, table)
+                    if name in old:
+                        present = {r[0] for r in con.execute(
+                            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'legacy' AND table_name = ?",
+                            [name]).fetchall()}
+                        columns = [c for c in table.schema if c in present]
+                        con.execute(f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(columns)} "
+                                    f"FROM legacy.main.{name}")
+                        copied[name] = con.execute(f"SELECT count(*) FROM legacy.main.{name}").fetchone()[0]
+                con.execute(_views_sql())
+                con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', 'migrated from {legacy.name}')")
+                con.execute("COMMIT")
+            legacy.rename(legacy.with_name(legacy.name + ".migrated"))
+            for leftover in ("parquet", "staging"):
+                shutil.rmtree(self.root / leftover, ignore_errors=True)
+        return copied
+
+    # --- what readers ask ------------------------------------------------------------------------
 
     def table_names(self) -> list[str]:
         with self.connect() as con:
@@ -288,25 +356,122 @@ class Warehouse:
 
     def table_counts(self) -> pl.DataFrame:
         """One row per table (table_name) with its row count."""
-        names = self.table_names()
         with self.connect() as con:
+            names = [name for name, kind in relations(con).items() if kind == "table"]
             counts = [con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names]
         return pl.DataFrame({"table_name": names, "rows": counts}, schema={"table_name": pl.String, "rows": pl.Int64})
 
-    def query(self, sql: str) -> pl.DataFrame:
-        """The result of one SQL statement, run on a read-only connection."""
-        with self.connect() as con:
+    def query(self, sql: str, snapshot: int | None = None) -> pl.DataFrame:
+        """The result of one SQL statement, run on a read-only connection (at `snapshot` if given)."""
+        with self.connect(snapshot=snapshot) as con:
             return pl.from_arrow(con.execute(sql).to_arrow_table())
 
-    def export(self, table: str, out: Path, fmt: str) -> int:
-        """Write `table` to `out` as Parquet or CSV; returns the number of rows written."""
+    def export(self, table: str, out: Path, fmt: str, since: str | None = None) -> int:
+        """Write `table` to `out` as Parquet or CSV; returns the number of rows written. With
+        `since` (a run id), only the rows changed after that run: each key inserted or updated
+        since, as it is now, with `change_type` "upsert", and each key deleted since, with
+        `change_type` "delete" and only its key."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
         names = self.table_names() + self.view_names()
         if table not in names:
             raise KeyError(f"no table {table!r} in the warehouse; tables: {', '.join(names)}")
+        if since is not None and table not in PUBLISHED:
+            raise KeyError(f"--since needs a table, not the view {table!r}; tables: {', '.join(PUBLISHED)}")
+        start = None if since is None else self.snapshot_as_of(since) + 1
+        return self._write(table, out, fmt, start)
+
+    def _write(self, table: str, out: Path, fmt: str, start: int | None, end: int | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
         with self.connect() as con:
-            con.execute(f'COPY (SELECT * FROM "{table}") TO {_literal(out)} ({options})')
-            return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            if start is None:
+                select = f'SELECT * FROM "{table}"'
+            else:
+                select = _changes_sql(con, PUBLISHED[table], start, end)
+            con.execute(f"COPY ({select}) TO {_literal(out)} ({options})")
+            return con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
+
+    def export_run_changes(self, run_id: str, url: str) -> list[str]:
+        """Send the rows run `run_id` changed to `url`, any fsspec URL (`s3://bucket/prefix`,
+        `file:///...`, ...), as `<url>/<table>/<run_id>.parquet` for every table it changed
+        (columns as in `export --since`). Returns the URLs written."""
+        import tempfile
+
+        import fsspec
+
+        fs, base = fsspec.core.url_to_fs(url)
+        with self.connect() as con:
+            snapshot = self._snapshot_of_run(con, run_id)
+            changed = con.execute(f"SELECT changes FROM ducklake_snapshots({_literal(CATALOG)}) WHERE snapshot_id = ?",
+                                  [snapshot]).fetchone()[0]
+        touched = {t.split(".")[-1] for kind, names in (changed or {}).items() if kind != "views_created"
+                   for t in names if isinstance(t, str)}
+        written = []
+        with tempfile.TemporaryDirectory(prefix="newsflow-export-") as tmp:
+            for name in PUBLISHED:
+                if touched and name not in touched:
+                    continue
+                local = Path(tmp) / f"{name}.parquet"
+                if not self._write(name, local, "parquet", snapshot, snapshot):
+                    continue
+                folder = f"{base.rstrip('/')}/{name}"
+                fs.makedirs(folder, exist_ok=True)
+                fs.put_file(str(local), f"{folder}/{run_id}.parquet")
+                written.append(f"{url.rstrip('/')}/{name}/{run_id}.parquet")
+        return written
+
+
+def _block_sql(column: str) -> list[str]:
+    """SQL for each SimHash block of `column` (as transforms.duplicates cuts it)."""
+    from transforms.duplicates import BLOCK_BITS
+
+    return [f"(({column} >> {lo}) & {(1 << (hi - lo)) - 1}::UBIGINT)" for lo, hi in zip(BLOCK_BITS, BLOCK_BITS[1:])]
+
+
+def _changes_sql(con: duckdb.DuckDBPyConnection, table: Table, start: int, end: int | None) -> str:
+    """The net changes of `table` in snapshots start..end (end: the current one)."""
+    if end is None:
+        end = con.execute(f"SELECT max(snapshot_id) FROM ducklake_snapshots({_literal(CATALOG)})").fetchone()[0]
+    keys = _keys(table)
+    if start > end:
+        return f"SELECT 'upsert' AS change_type, * FROM {table.name} WHERE false"
+    changes = (f"(SELECT DISTINCT {keys} FROM ducklake_table_changes({_literal(CATALOG)}, 'main', "
+               f"{_literal(table.name)}, {int(start)}, {int(end)}))")
+    return (f"SELECT 'upsert' AS change_type, t.* FROM {table.name} AS t SEMI JOIN {changes} AS c USING ({keys}) "
+            f"UNION ALL BY NAME SELECT 'delete' AS change_type, c.* FROM {changes} AS c "
+            f"ANTI JOIN {table.name} AS t USING ({keys})")
+
+
+def _file_count(con: duckdb.DuckDBPyConnection) -> int:
+    """Data files the current snapshot reads, over every table."""
+    names = [r[0] for r in con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
+    return sum(con.execute(f"SELECT count(*) FROM ducklake_list_files({_literal(CATALOG)}, ?)", [name]).fetchone()[0]
+               for name in names)
+
+
+def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Create the table, or add the columns its declaration gained since it was created."""
+    con.execute(duckdb_ddl(table))
+    present = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = ?",
+        [table.name]).fetchall()}
+    for name, dtype in table.schema.items():
+        if name not in present:
+            con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {duckdb_type(dtype)}")
+
+
+def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
+    """`table_updates` gets this run for every table it wrote rows to."""
+    for name, path in staged.items():
+        rows = pq.ParquetFile(path).metadata.num_rows
+        if rows:
+            con.execute(
+                "MERGE INTO table_updates AS t USING (SELECT ? AS table_name, now() AS updated_at, ? AS run_id, "
+                "?::BIGINT AS rows_written) AS s ON t.table_name = s.table_name "
+                "WHEN MATCHED THEN UPDATE SET updated_at = s.updated_at, run_id = s.run_id, rows_written = s.rows_written "
+                "WHEN NOT MATCHED THEN INSERT (table_name, updated_at, run_id, rows_written) "
+                "VALUES (s.table_name, s.updated_at, s.run_id, s.rows_written)",
+                [name, run_id, rows],
+            )
