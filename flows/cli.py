@@ -352,16 +352,22 @@ def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
     warehouse: WarehouseOption = None,
     output_format: Annotated[SqlFormat, typer.Option("--format", "-f", help="Output format.")] = SqlFormat.table,
+    as_of: Annotated[
+        Optional[str],
+        typer.Option("--as-of", help="Read the warehouse as it was: a run id, or a timestamp "
+                                     "(the last snapshot at or before it). See `newsflow history`."),
+    ] = None,
 ) -> None:
     """Run a read-only SQL query on the warehouse and print the result."""
     import duckdb
     import polars as pl
 
-    from warehouse.store import WarehouseMissing
+    from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
-        result = _store(warehouse).query(query)
-    except WarehouseMissing as err:
+        store = _store(warehouse)
+        result = store.query(query, snapshot=store.snapshot_as_of(as_of) if as_of else None)
+    except (WarehouseMissing, SnapshotMissing) as err:
         _fail(str(err), 2)
     except duckdb.Error as err:
         _fail(f"query failed: {err}", 1)
@@ -384,15 +390,21 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
     output_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = ExportFormat.parquet,
     warehouse: WarehouseOption = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option("--since", help="Only the rows changed after this run (a run id from `newsflow history`): "
+                                     "each with change_type 'upsert' (as it is now) or 'delete' (its key)."),
+    ] = None,
 ) -> None:
-    """Write one warehouse table to a Parquet or CSV file."""
-    from warehouse.store import WarehouseMissing
+    """Write one warehouse table to a Parquet or CSV file, whole or as the changes since a run."""
+    from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
-        rows = _store(warehouse).export(table, out, output_format.value)
-    except (WarehouseMissing, KeyError) as err:
+        rows = _store(warehouse).export(table, out, output_format.value, since=since)
+    except (WarehouseMissing, SnapshotMissing, KeyError) as err:
         _fail(str(err).strip("'\""), 2)
-    typer.echo(f"wrote {rows} rows of {table} to {out}")
+    what = f"rows of {table} changed since run {since}" if since else f"rows of {table}"
+    typer.echo(f"wrote {rows} {what} to {out}")
 
 
 @app.command()
@@ -433,11 +445,72 @@ def web(
 
     from flows.web import create_app
 
-    root = _warehouse_root(warehouse)
-    if not (root / "newsflow.duckdb").exists():
-        typer.echo(f"newsflow: no warehouse at {root} yet; pages answer 503 until a run loads one", err=True)
-    typer.echo(f"serving {root} on http://{host}:{port}/" + (" (token required)" if token else ""))
-    uvicorn.run(create_app(root, token=token), host=host, port=port, log_level="info")
+    store = _store(warehouse)
+    if not store.exists():
+        typer.echo(f"newsflow: no warehouse at {store.describe()} yet; pages answer 503 until a run loads one", err=True)
+    typer.echo(f"serving {store.describe()} on http://{host}:{port}/" + (" (token required)" if token else ""))
+    uvicorn.run(create_app(store.root, token=token, catalog=store.lake.catalog, data_path=store.lake.data_path),
+                host=host, port=port, log_level="info")
+
+
+@app.command()
+def history(warehouse: WarehouseOption = None) -> None:
+    """List the runs whose snapshots the warehouse keeps, newest first (for `sql --as-of`, `export --since`)."""
+    import polars as pl
+
+    from warehouse.store import WarehouseMissing
+
+    try:
+        runs = _store(warehouse).history()
+    except WarehouseMissing as err:
+        _fail(str(err), 2)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        typer.echo(runs)
+
+
+@app.command()
+def maintain(
+    warehouse: WarehouseOption = None,
+    retention_days: Annotated[
+        Optional[float],
+        typer.Option("--retention-days", min=0, help="Keep snapshots this many days (default: 30, or the "
+                                                     "config's [run].retention_days)."),
+    ] = None,
+) -> None:
+    """Merge small data files, expire snapshots past retention, delete files no snapshot reads."""
+    from flows.settings import resolve_settings
+    from warehouse.lock import run_lock
+    from warehouse.store import Warehouse, WarehouseMissing
+
+    project = _config(None)
+    settings = resolve_settings(config=project.run if project else None, warehouse=warehouse,
+                                retention_days=retention_days)
+    store = Warehouse.from_settings(settings)
+    if not store.exists():
+        _fail(f"no warehouse at {store.describe()}; run `newsflow run` first", 2)
+    try:
+        with run_lock(settings.warehouse, "maintain", catalog=settings.catalog):
+            done = store.maintain(settings.retention_days)
+    except WarehouseMissing as err:
+        _fail(str(err), 2)
+    typer.echo(f"data files {done['data_files_before']} -> {done['data_files_after']}, "
+               f"{done['snapshots_expired']} snapshots expired (kept: {settings.retention_days:g} days), "
+               f"{done['files_deleted']} unreferenced files deleted")
+
+
+@app.command()
+def migrate(warehouse: WarehouseOption = None) -> None:
+    """Move a warehouse of earlier versions (one newsflow.duckdb file) into the lake; also done on first use."""
+    store = _store(warehouse)
+    if not store.needs_migration():
+        typer.echo(f"nothing to migrate at {store.describe()}")
+        return
+    copied = store.migrate()
+    typer.echo(f"migrated {store.lake.legacy_file} into the lake ({sum(copied.values())} rows; "
+               f"the old file is kept as {store.lake.legacy_file.name}.migrated)")
+    for name, rows in copied.items():
+        typer.echo(f"  {name:<24}{rows:>8}")
 
 
 def main() -> None:

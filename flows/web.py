@@ -76,6 +76,7 @@ class TablesOut(BaseModel):
 class SqlIn(BaseModel):
     sql: str = Field(description="One SELECT (or EXPLAIN) statement.", examples=["select title from articles"])
     limit: int | None = Field(None, ge=1, description=f"Most rows to return (at most the server's {SQL_ROW_LIMIT}).")
+    as_of: str | None = Field(None, description="A run id or timestamp: read the warehouse as it was then.")
 
 
 class SqlOut(BaseModel):
@@ -173,11 +174,15 @@ class _TokenGate:
         return await self.app(scope, receive, send_with_cookie)
 
 
+AS_OF = ("Read the warehouse as it was: a run id (its snapshot) or a timestamp (the last snapshot at or "
+         "before it, e.g. 2026-11-30T06:00:00Z). Default: the latest. See `newsflow history`.")
+
+
 def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = SQL_ROW_LIMIT,
-               sql_time_limit: float = SQL_TIME_LIMIT) -> FastAPI:
-    """The web service over the warehouse folder `warehouse`; with `token`, every route but
-    /healthz requires it."""
-    reader = Reader(Path(warehouse), sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit)
+               sql_time_limit: float = SQL_TIME_LIMIT, catalog: str = "", data_path: str = "") -> FastAPI:
+    """The web service over the warehouse folder `warehouse` (with its `catalog` and `data_path`,
+    see flows.settings); with `token`, every route but /healthz requires it."""
+    reader = Reader(Path(warehouse), catalog, data_path, sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     app = FastAPI(
         title="newsflow",
@@ -250,8 +255,9 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
                                          examples=["2024-01-31"])] = None,
         source: Annotated[str | None, Query(description="Source name, domain or feed title (any case).",
                                             examples=["israel365news.com"])] = None,
+        as_of: Annotated[str | None, Query(description=AS_OF)] = None,
     ) -> StreamingResponse:
-        stream = reader.export(table, fmt, _filters(start, end, source))
+        stream = reader.export(table, fmt, _filters(start, end, source), as_of=as_of)
         return StreamingResponse(
             _drained(stream), media_type=stream.media_type,
             headers={"Content-Disposition": f'attachment; filename="{stream.filename}"'},
@@ -268,16 +274,17 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
     def sql_get(
         sql: Annotated[str, Query(description="One SELECT statement.", examples=["select count(*) from articles"])],
         limit: Annotated[int | None, Query(ge=1, description="Most rows to return.")] = None,
+        as_of: Annotated[str | None, Query(description=AS_OF)] = None,
     ) -> SqlOut:
-        return _sql(sql, limit)
+        return _sql(sql, limit, as_of)
 
     @app.post("/api/sql", response_model=SqlOut, summary="Read-only SQL (POST)", description=sql_description,
               responses=sql_responses)
     def sql_post(body: SqlIn) -> SqlOut:
-        return _sql(body.sql, body.limit)
+        return _sql(body.sql, body.limit, body.as_of)
 
-    def _sql(query: str, limit: int | None) -> SqlOut:
-        result = reader.sql(query, limit)
+    def _sql(query: str, limit: int | None, as_of: str | None) -> SqlOut:
+        result = reader.sql(query, limit, as_of)
         return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
                       truncated=result.truncated)
 

@@ -211,13 +211,13 @@ def test_a_missing_input_is_a_usage_error_naming_it(tmp_path):
 def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server, tmp_path):
     warehouse = tmp_path / "warehouse"
     warehouse.mkdir()
-    (warehouse / "newsflow.duckdb").write_bytes(b"this is not a DuckDB file")
+    (warehouse / "catalog.sqlite").write_bytes(b"this is not a SQLite catalog")
     result = newsflow("run", str(SEEDS), "--warehouse", str(warehouse))
     assert result.exit_code == 1
     assert "run failed, the warehouse was left as it was" in result.output
-    assert (warehouse / "newsflow.duckdb").read_bytes() == b"this is not a DuckDB file"
+    assert (warehouse / "catalog.sqlite").read_bytes() == b"this is not a SQLite catalog"
     # nothing else was written; the run lock's (empty) file stays, as OS lock files do
-    assert sorted(p.name for p in warehouse.iterdir()) == [".lock", "newsflow.duckdb"]
+    assert sorted(p.name for p in warehouse.iterdir()) == [".lock", "catalog.sqlite"]
     assert (warehouse / ".lock").stat().st_size == 0
 
 
@@ -244,15 +244,20 @@ def test_sql_on_a_missing_warehouse_is_a_usage_error(tmp_path):
 
 
 def test_the_warehouse_opens_in_the_duckdb_cli(seeded):
+    """An outside DuckDB client (the `duckdb` shell of the same version) with the DuckLake
+    extension reads the lake: the README's recipe."""
     import subprocess
     import sys
     from pathlib import Path
 
+    from warehouse.lake import extension_path
+
     warehouse, _ = seeded
     duckdb_cli = Path(sys.executable).parent / "duckdb"
-    out = subprocess.run([str(duckdb_cli), "-readonly", "-csv", str(warehouse / "newsflow.duckdb"), "-c",
-                          "select count(*) as n from entity_mentions where label = 'PERSON'"],
-                         capture_output=True, text=True, check=True)
+    script = (f"LOAD '{extension_path('ducklake')}'; LOAD '{extension_path('sqlite_scanner')}'; "
+              f"ATTACH 'ducklake:sqlite:{warehouse / 'catalog.sqlite'}' AS newsflow (READ_ONLY); USE newsflow; "
+              "select count(*) as n from entity_mentions where label = 'PERSON';")
+    out = subprocess.run([str(duckdb_cli), "-csv", "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[0] == "n"
     assert int(out.stdout.splitlines()[1]) >= 2
 

@@ -11,7 +11,6 @@ import pytest
 from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RAW_RECORDS, NER_SPANS, TABLES
 from schemas.derive import arrow_schema, duckdb_ddl
 from schemas.expectations import table_checks
-from warehouse.store import configured
 from transforms.entities import article_entity_mentions, entities, nlp_documents
 from transforms.normalize import articles_from_records
 from transforms.quarantine import REJECTS, quarantine_records
@@ -29,7 +28,8 @@ def test_duckdb_table_from_ddl_has_the_declared_columns(table):
 
 @pytest.mark.parametrize("table", list(TABLES.values()), ids=list(TABLES))
 def test_arrow_schema_round_trips_through_duckdb(table):
-    con = configured(duckdb.connect())
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
     con.execute(duckdb_ddl(table))
     empty = pl.DataFrame(schema=table.schema).to_arrow().cast(arrow_schema(table))
     con.register("staged", empty)

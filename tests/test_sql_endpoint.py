@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from flows.web import create_app
 from warehouse.reader import SQL_ROW_LIMIT, SQL_TIME_LIMIT, read_only_connection
-from warehouse.store import DB_FILE
+from warehouse.lake import Lake
 
 FILES = "refused: queries may not read or write files outside the warehouse"
 READ_ONLY = "refused: the warehouse is read-only: only SELECT queries are allowed"
@@ -108,7 +108,7 @@ def test_nothing_was_changed(client, warehouse):
 ], ids=["copy", "attach", "install", "load", "set", "insert", "read_text"])
 def test_the_connection_itself_refuses_without_the_statement_check(warehouse, sql):
     """The statement check is a second wall: DuckDB's own settings already refuse these."""
-    with read_only_connection(warehouse / DB_FILE) as con, pytest.raises(duckdb.Error) as raised:
+    with read_only_connection(Lake(warehouse)) as con, pytest.raises(duckdb.Error) as raised:
         con.execute(sql)
     assert isinstance(raised.value, (duckdb.PermissionException, duckdb.InvalidInputException))
     assert any(word in str(raised.value) for word in ("disabled by configuration", "disabled through configuration", "locked",

@@ -1,15 +1,21 @@
-"""Publishing into a real DuckDB file and Parquet exports: idempotent, all-or-nothing."""
+"""Publishing into a real DuckLake (SQLite catalog, Parquet data files): one snapshot per run,
+idempotent without keys, all-or-nothing, time travel, changes since a run, maintenance, migration."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import duckdb
+import gzip
+import shutil
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from schemas import TABLES
-from warehouse.store import RunTables, Warehouse
+from schemas import TABLE_UPDATES
+from warehouse.store import RunTables, SnapshotMissing, Warehouse, WarehouseMissing
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 T1 = datetime(2026, 1, 2, tzinfo=timezone.utc)
@@ -45,13 +51,15 @@ def _contents(store: Warehouse) -> dict[str, list]:
     return {name: store.query(f"SELECT * FROM {name} ORDER BY ALL").rows() for name in TABLES}
 
 
-def _exports(store: Warehouse) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(store.parquet_dir.rglob("*.parquet"))}
+def _snapshots(store: Warehouse) -> list[tuple]:
+    with store.connect() as con:
+        return con.execute("SELECT snapshot_id, commit_message FROM ducklake_snapshots('newsflow') "
+                           "WHERE commit_message IS NOT NULL ORDER BY 1").fetchall()
 
 
-def test_publish_loads_every_table_and_exports_parquet(tmp_path):
+def test_publish_loads_every_table_in_one_snapshot_named_by_the_run(tmp_path):
     store = Warehouse(tmp_path / "wh")
-    store.publish("r1", _run("r1", T0))
+    snapshot = store.publish("r1", _run("r1", T0))
     assert dict(store.table_counts().iter_rows()) == {
         "articles": 1, "entities": 1, "entity_mentions": 1, "event_mentions": 0, "events": 0, "quarantine": 0,
         "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 5}
@@ -60,9 +68,9 @@ def test_publish_loads_every_table_and_exports_parquet(tmp_path):
         ("articles", "r1", 1), ("entities", "r1", 1), ("entity_mentions", "r1", 1), ("fetch_state", "r1", 1),
         ("runs", "r1", 1)]
     assert store.view_names() == ["actor_network", "confident_events", "daily_event_counts", "entity_co_mentions", "event_timeline"]
-    for name in TABLES:
-        exported = pl.read_parquet(store.parquet_dir / name / f"{name}.parquet")
-        assert exported.height == store.query(f"SELECT count(*) AS n FROM {name}").item()
+    assert _snapshots(store) == [(snapshot, "r1")]
+    assert store.query("SELECT snapshot_id FROM runs").item() == snapshot
+    assert (store.root / "catalog.sqlite").exists()
     assert not store.staging_dir.exists()
 
 
@@ -73,6 +81,7 @@ def test_a_changed_article_replaces_its_mentions_and_keeps_ingested_at(tmp_path)
     article = store.query("SELECT text, ingested_at, updated_at FROM articles").row(0)
     assert article == ("Egypt mediates.", T0, T1)
     assert store.query("SELECT text FROM entity_mentions").to_series().to_list() == ["Egypt"]
+    # the entity no mention points to any more is gone (it was touched: its mention was replaced)
     assert store.query("SELECT name, mention_count FROM entities").rows() == [("Egypt", 1)]
 
 
@@ -80,39 +89,55 @@ def test_republishing_the_same_rows_changes_nothing(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
     before = _contents(store)
-    store.publish("r2", _run("r2", T1))
+    second = store.publish("r2", _run("r2", T1))
     after = _contents(store)
     logs = ("runs", "fetch_state")  # what each run did and when it last fetched: expected to move
     assert {k: v for k, v in after.items() if k not in logs} == {k: v for k, v in before.items() if k not in logs}
+    with store.connect() as con:  # and the lake recorded no change to the data tables either
+        for name in ("articles", "entity_mentions", "entities"):
+            assert con.execute(f"SELECT count(*) FROM ducklake_table_changes('newsflow', 'main', '{name}', "
+                               f"{second}, {second})").fetchone() == (0,), name
 
 
-def test_a_load_failing_midway_leaves_database_and_exports_as_they_were(tmp_path):
+def test_a_batch_repeating_a_key_loads_one_row_per_key(tmp_path):
+    """DuckLake enforces no keys, and a MERGE whose batch repeats a key would insert both."""
+    store = Warehouse(tmp_path / "wh")
+    tables = _run("r1", T0)
+    twice = RunTables(**{**tables.__dict__, "entities": pl.concat([tables.entities, tables.entities]),
+                         "articles": pl.concat([tables.articles, tables.articles])})
+    store.publish("r1", twice)
+    store.publish("r2", twice.__class__(**{**twice.__dict__, "runs": _run("r2", T1).runs}))
+    for name, table in TABLES.items():
+        keys = ", ".join(table.key)
+        assert store.query(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {name}").item() == 0, name
+    assert store.query("SELECT count(*) FROM articles").item() == 1
+
+
+def test_a_load_failing_midway_leaves_the_warehouse_as_it_was(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
-    before, exports = _contents(store), _exports(store)
-    # Same run id again: the runs insert, after articles and mentions were written, violates the key.
+    before, snapshots = _contents(store), _snapshots(store)
+    # Same run id again: refused at the runs insert, after articles and mentions were written.
     failing = _run("r1", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),))
-    with pytest.raises(duckdb.ConstraintException, match="run_id"):
+    with pytest.raises(duckdb.Error, match="run r1 is already in the warehouse"):
         store.publish("r1", failing)
     assert _contents(store) == before
-    assert _exports(store) == exports
-    assert not list(store.parquet_dir.rglob("*.tmp"))
-    assert not list(store.root.glob(".*.tmp*"))  # the run's private copy of the database is gone
+    assert _snapshots(store) == snapshots
+    assert not store.staging_dir.exists()
 
 
-def test_a_reader_sees_the_version_it_opened_and_the_next_reader_the_new_one(tmp_path):
+def test_a_reader_keeps_its_snapshot_while_a_run_commits_the_next(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
     with store.connect() as before:  # open while the next run publishes
-        store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
-        with store.connect() as after:  # same process, old version still open: the new one is served
-            assert after.execute("SELECT text FROM articles").fetchall() == [("Egypt mediates.",)]
         assert before.execute("SELECT count(*) FROM runs").fetchone() == (1,)
-        assert before.execute("SELECT text FROM entity_mentions").fetchall() == [("Qatar",)]
+        store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+        with store.connect() as after:
+            assert after.execute("SELECT text FROM articles").fetchall() == [("Egypt mediates.",)]
     assert store.query("SELECT count(*) FROM runs").item() == 2
 
 
-def test_a_run_can_publish_while_a_reader_holds_the_database_open(tmp_path):
+def test_a_run_can_publish_while_another_process_reads(tmp_path):
     import subprocess
     import sys
 
@@ -120,15 +145,75 @@ def test_a_run_can_publish_while_a_reader_holds_the_database_open(tmp_path):
     store.publish("r1", _run("r1", T0))
     # another process keeps a read-only connection open, as a query or a download would
     reader = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-        "print(c.execute('select count(*) from runs').fetchone()[0], flush=True); sys.stdin.read()"),
-        str(store.db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        "import sys; from warehouse.store import Warehouse; c = Warehouse(sys.argv[1]).connect(); "
+        "print(c.execute('select count(*) from runs').fetchone()[0], flush=True); sys.stdin.read(); "
+        "print(c.execute('select count(*) from runs').fetchone()[0], flush=True)"),
+        str(store.root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline().strip() == "1"
         store.publish("r2", _run("r2", T1))
         assert store.query("SELECT count(*) FROM runs").item() == 2
     finally:
-        reader.communicate("", timeout=30)
+        out, _ = reader.communicate("", timeout=60)
+    assert reader.returncode == 0
+
+
+def test_time_travel_by_run_id_and_by_time(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    first = store.publish("r1", _run("r1", T0))
+    store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+    assert store.snapshot_as_of("r1") == first
+    assert store.query("SELECT text FROM articles", snapshot=store.snapshot_as_of("r1")).item() == "Qatar expels Hamas."
+    assert store.query("SELECT text FROM articles").item() == "Egypt mediates."
+    committed = store.history().filter(pl.col("run_id") == "r1")["committed_at"].item()
+    assert store.snapshot_as_of(committed.isoformat()) == first
+    assert store.history()["run_id"].to_list() == ["r2", "r1"]
+    with pytest.raises(SnapshotMissing, match="neither a run id"):
+        store.snapshot_as_of("no-such-run")
+    with pytest.raises(SnapshotMissing, match="no snapshot at or before"):
+        store.snapshot_as_of("2000-01-01")
+
+
+def test_export_since_a_run_writes_only_what_changed_after_it(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+    out = tmp_path / "changes.parquet"
+    assert store.export("entities", out, "parquet", since="r1") == 2
+    changes = pl.read_parquet(out).sort("change_type")
+    assert changes.select("change_type", "entity_id", "name").rows() == [
+        ("delete", "e-Qatar", None), ("upsert", "e-Egypt", "Egypt")]
+    assert store.export("entities", out, "parquet", since="r2") == 0
+    assert store.export("articles", out, "parquet") == 1  # whole table without --since
+    with pytest.raises(KeyError, match="not the view"):
+        store.export("confident_events", out, "parquet", since="r1")
+
+
+def test_a_run_sends_its_changes_to_an_export_url(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    store.publish("r2", _run("r2", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+    written = store.export_run_changes("r2", (tmp_path / "out").as_uri())
+    names = sorted(Path(u.removeprefix("file://")).parent.name for u in written)
+    assert "articles" in names and "entities" in names and "runs" in names
+    articles = pl.read_parquet(tmp_path / "out" / "articles" / "r2.parquet")
+    assert articles.select("change_type", "text").rows() == [("upsert", "Egypt mediates.")]
+
+
+def test_maintenance_merges_files_and_expires_snapshots_past_retention(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    for i in range(6):
+        store.publish(f"r{i}", _run(f"r{i}", T0, text=f"Qatar expels Hamas {i}."))
+    kept = store.maintain(retention_days=30)
+    assert kept["data_files_after"] <= kept["data_files_before"]
+    assert kept["snapshots_expired"] == 0
+    assert store.query("SELECT text FROM articles", snapshot=store.snapshot_as_of("r0")).item() == "Qatar expels Hamas 0."
+    before = _contents(store)
+    expired = store.maintain(retention_days=0)
+    assert expired["snapshots_expired"] > 0
+    assert _contents(store) == before  # the current snapshot is untouched
+    with pytest.raises(SnapshotMissing):
+        store.query("SELECT 1", snapshot=store.snapshot_as_of("r0"))
 
 
 def test_export_writes_parquet_and_csv_and_names_unknown_tables(tmp_path):
@@ -143,7 +228,34 @@ def test_export_writes_parquet_and_csv_and_names_unknown_tables(tmp_path):
 
 
 def test_reading_a_missing_warehouse_says_so(tmp_path):
-    from warehouse.store import WarehouseMissing
-
     with pytest.raises(WarehouseMissing, match="run `newsflow run` first"):
         Warehouse(tmp_path / "none").table_counts()
+
+
+LEGACY = Path(__file__).parent / "data" / "legacy-warehouse-d475360.duckdb.gz"
+
+
+def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(tmp_path):
+    """The fixture is what commit d475360 (the last single-file version) wrote for seeds/."""
+    root = tmp_path / "wh"
+    root.mkdir()
+    with gzip.open(LEGACY) as packed, (root / "newsflow.duckdb").open("wb") as out:
+        shutil.copyfileobj(packed, out)
+    with duckdb.connect(str(root / "newsflow.duckdb"), read_only=True) as old:
+        expected = {name: old.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+                    for name in [*TABLES, "table_updates"]}
+    store = Warehouse(root)
+    assert store.needs_migration()
+    counts = dict(store.table_counts().iter_rows())  # first use: migrated, then read
+    assert not store.needs_migration()
+    assert (root / "newsflow.duckdb.migrated").exists() and not (root / "newsflow.duckdb").exists()
+    assert counts == {name: len(rows) for name, rows in expected.items()}
+    assert counts["articles"] == 1 and counts["entity_mentions"] > 10
+    for name, rows in expected.items():
+        columns = [c for c in (TABLES.get(name) or TABLE_UPDATES).columns if c != "snapshot_id"]
+        got = store.query(f"SELECT {', '.join(columns)} FROM {name} ORDER BY ALL").rows()
+        assert got == [tuple(r[:len(columns)]) for r in rows], name
+    assert [r for r in store.history()["run_id"]] == ["migrated from newsflow.duckdb"]
+    # a run after the migration adds to what was migrated
+    store.publish("r1", _run("r1", T0))
+    assert store.query("SELECT count(*) FROM articles").item() == 2

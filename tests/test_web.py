@@ -26,7 +26,7 @@ from flows.web import create_app
 from schemas import SLICING, TABLES
 from tests.conftest import newsflow
 from warehouse.reader import Filters, Reader, filtered_query
-from warehouse.store import DB_FILE
+from warehouse.store import Warehouse
 
 GULF = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Gulf Wire</title><link>https://gulfwire.example/</link><description>News</description>
@@ -53,10 +53,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 def duck(warehouse: Path, query: str, params=None) -> pl.DataFrame:
     """A query's answer straight from DuckDB (a plain read-only attach, timestamps in UTC)."""
-    with duckdb.connect(":memory:") as con:
-        con.execute(f"ATTACH '{warehouse / DB_FILE}' AS newsflow (READ_ONLY)")
-        con.execute("USE newsflow")
-        con.execute("SET TimeZone = 'UTC'")
+    with Warehouse(warehouse).connect() as con:
         return pl.from_arrow(con.execute(query, params or []).to_arrow_table())
 
 
@@ -129,9 +126,8 @@ def test_last_update_comes_from_table_updates(dated, dated_client):
 
 def test_last_update_falls_back_to_the_latest_run_without_table_updates(dated, tmp_path):
     older = tmp_path / "older"
-    older.mkdir()
-    shutil.copy(dated / DB_FILE, older / DB_FILE)
-    with duckdb.connect(str(older / DB_FILE)) as con:
+    shutil.copytree(dated, older)
+    with Warehouse(older).connect(read_only=False) as con:
         con.execute("DROP TABLE table_updates")
     finished = duck(older, "SELECT max(finished_at) AS t FROM runs").item()
     with TestClient(create_app(older)) as client:
@@ -277,9 +273,9 @@ def test_an_injection_attempt_in_a_filter_matches_nothing(dated_client):
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory) -> Path:
-    """A warehouse file with one 400,000-row table (~80 MB as CSV), to stream in many batches."""
+    """A warehouse with one 400,000-row table (~80 MB as CSV), to stream in many batches."""
     warehouse = tmp_path_factory.mktemp("big")
-    with duckdb.connect(str(warehouse / DB_FILE)) as con:
+    with Warehouse(warehouse).connect(read_only=False) as con:
         con.execute("CREATE TABLE big AS SELECT i AS id, repeat(chr(97 + (i % 26)::INT), 200) AS pad "
                     "FROM range(400000) t(i)")
     return warehouse
@@ -345,18 +341,15 @@ def test_the_connection_closes_when_the_download_ends(served):
     assert _wait_until(lambda: reader.open_exports == 0)
 
 
-def test_a_download_keeps_its_version_while_the_next_request_sees_a_swapped_file(dated, tmp_path):
+def test_a_download_keeps_its_snapshot_while_the_next_request_sees_the_next_one(dated, tmp_path):
     warehouse = tmp_path / "wh"
-    warehouse.mkdir()
-    shutil.copy(dated / DB_FILE, warehouse / DB_FILE)
+    shutil.copytree(dated, warehouse)
     reader = Reader(warehouse)
     before = reader.export("articles", "parquet", batch_rows=1)
     first = next(before)
-    # What a run does: write a new copy, then rename it over the file.
-    shutil.copy(warehouse / DB_FILE, tmp_path / "next.duckdb")
-    with duckdb.connect(str(tmp_path / "next.duckdb")) as con:
+    # Another writer commits a new snapshot while the download is open.
+    with Warehouse(warehouse).connect(read_only=False) as con:
         con.execute("DELETE FROM articles WHERE domain = 'levant.example'")
-    os.replace(tmp_path / "next.duckdb", warehouse / DB_FILE)
     with TestClient(create_app(warehouse)) as client:
         assert len(_titles(client.get("/api/export/articles"))) == 2
     assert pq.read_table(io.BytesIO(first + b"".join(before))).num_rows == 4
@@ -383,7 +376,7 @@ def test_the_page_lists_tables_downloads_and_the_latest_validation(seeded, seede
 def test_the_data_docs_are_served(seeded_client):
     docs = seeded_client.get("/data-docs/index.html")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
-    assert seeded_client.get("/data-docs/../newsflow.duckdb").status_code == 404
+    assert seeded_client.get("/data-docs/../catalog.sqlite").status_code == 404
 
 
 def test_openapi_documents_the_endpoints(seeded_client):

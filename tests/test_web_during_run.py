@@ -41,7 +41,7 @@ def test_downloads_and_queries_answer_while_a_run_loads(prefect_server, tmp_path
             seen, while_held, while_loading = set(), 0, 0
             while run.poll() is None:
                 held = is_locked(warehouse)
-                loading = any(warehouse.glob(".newsflow.duckdb.*.tmp"))
+                loading = (warehouse / "staging").exists()  # the run has staged its tables and commits them
                 counted = http.get("/api/sql", params={"sql": "SELECT count(*) AS n FROM articles"})
                 assert counted.status_code == 200, counted.text
                 download = http.get("/api/export/articles", params={"format": "parquet"})
@@ -60,7 +60,7 @@ def test_downloads_and_queries_answer_while_a_run_loads(prefect_server, tmp_path
             assert while_held >= 3, "the requests did not overlap the run"
             final = http.get("/api/sql", params={"sql": "SELECT count(*) AS n FROM articles"}).json()
             assert final["rows"] == [[after]]
-        print(f"requests while the run held the warehouse: {while_held}, while its load was being written: "
+        print(f"requests while the run held the warehouse: {while_held}, while it was committing: "
               f"{while_loading}")
     finally:
         web.terminate()

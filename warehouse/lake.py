@@ -136,6 +136,10 @@ class Lake:
                 con.execute(f"LOAD {_literal(extension_path('httpfs'))}")
                 con.execute(self._s3_secret())
             options = [f"DATA_PATH {_literal(self.data_url)}"]
+            if not self.data_path and self.kind == "sqlite" and not self.catalog:
+                # The default lake is its folder: data paths are stored relative to DATA_PATH, so a
+                # moved or copied folder reads its own files.
+                options.append("OVERRIDE_DATA_PATH TRUE")
             if self.kind == "sqlite":
                 options += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 30000"]
             if read_only:

@@ -1,11 +1,12 @@
 """Reading the warehouse for others: locked-down read-only connections, table facts, streamed
 downloads and SQL with a row and a time limit. Used by the web service (`flows/web.py`).
 
-Every connection here is a private in-memory DuckDB instance that ATTACHes the warehouse file
-read-only (`warehouse.store.attach_read_only`), then disables file access and locks its
+Every connection here is a private in-memory DuckDB instance that attaches the lake read-only
+(`warehouse.lake.Lake.connect`) at its last committed snapshot (or the one asked for with
+`as_of`), then disables access to any file but the lake's data files and locks its
 configuration. Private instances also keep instance-wide state (settings, logging) from being
-shared between requests. Nothing is cached across requests, so a run that publishes a new file is
-seen by the next request, and a reader never holds the file for writing.
+shared between requests. Nothing is cached across requests, so a run's snapshot is seen by the
+next request, and a reader never waits for a run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from schemas import SLICING, Slicing
-from warehouse.store import DB_FILE, EXPORT_FORMATS, WarehouseMissing, attach_read_only, configured, relations
+from warehouse.lake import Lake, SnapshotMissing
+from warehouse.store import EXPORT_FORMATS, Warehouse, relations
 
 CATALOG = "newsflow"
 MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
@@ -43,6 +45,7 @@ _CONNECT_CONFIG = {
     "autoload_known_extensions": False,
     # SQL must not see the web process's Python variables as tables (replacement scans).
     "python_enable_replacements": False,
+    "enable_progress_bar": False,  # it would draw on the server's terminal
 }
 _STATEMENTS_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _FILES = "queries may not read or write files outside the warehouse"
@@ -66,6 +69,10 @@ _FUNCTIONS_REFUSED = {
     "enable_logging", "disable_logging", "truncate_duckdb_logs", "enable_profiling", "disable_profiling",
     "checkpoint", "force_checkpoint", "query", "json_execute_serialized_sql", "arrow_scan", "arrow_scan_dumb",
     "pandas_scan", "python_map_function",
+    # DuckLake maintenance and file registration (the lake is attached read-only; refused anyway)
+    "ducklake_merge_adjacent_files", "ducklake_expire_snapshots", "ducklake_cleanup_old_files",
+    "ducklake_flush_inlined_data", "ducklake_add_data_files", "ducklake_set_option", "ducklake_rewrite_data_files",
+    "ducklake_delete_orphaned_files",
 }
 # Column types a CSV cell cannot hold as they are, by DuckDB type id.
 _NESTED_TYPES = {"list", "struct", "map", "array", "union"}
@@ -86,21 +93,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def read_only_connection(db_path: Path) -> duckdb.DuckDBPyConnection:
-    """A private, locked-down connection to the warehouse file: read-only, no access to other
-    files, no extension installs or loads, no setting changes, timestamps in UTC."""
-    if not db_path.exists():
-        raise WarehouseMissing(f"no warehouse at {db_path.parent} (no {DB_FILE}); run `newsflow run` first")
-    con = attach_read_only(db_path, config=_CONNECT_CONFIG, catalog=CATALOG)
-    try:
-        configured(con)
-        con.execute("SET enable_progress_bar = false")  # it would draw on the server's terminal
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-    except BaseException:
-        con.close()
-        raise
-    return con
+def read_only_connection(lake: Lake, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A private, locked-down connection to the lake (at `snapshot`, else the last one committed):
+    read-only, no access to files but the lake's data files, no extension installs or loads, no
+    setting changes, timestamps in UTC."""
+    return lake.connect(read_only=True, snapshot=snapshot, config=_CONNECT_CONFIG, allow_files=False)
 
 
 @dataclass(frozen=True)
@@ -334,6 +331,8 @@ class Reader:
     """Read access to one warehouse folder for the web service; a new connection per call."""
 
     root: Path
+    catalog: str = ""  # see flows.settings.Settings.catalog / data_path
+    data_path: str = ""
     sql_row_limit: int = SQL_ROW_LIMIT
     sql_time_limit: float = SQL_TIME_LIMIT
     slicing: dict[str, Slicing] = field(default_factory=lambda: SLICING)
@@ -341,8 +340,8 @@ class Reader:
     _open_exports: int = field(default=0, repr=False)
 
     @property
-    def db_path(self) -> Path:
-        return Path(self.root) / DB_FILE
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.root, self.catalog, self.data_path)
 
     @property
     def docs_index(self) -> Path:
@@ -355,10 +354,22 @@ class Reader:
         return self._open_exports
 
     def exists(self) -> bool:
-        return self.db_path.exists()
+        return self.warehouse.exists()
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        return read_only_connection(self.db_path)
+    def snapshot(self, as_of: str | None) -> int | None:
+        """The snapshot `as_of` (a run id or a timestamp) names; None for the latest."""
+        if not as_of:
+            return None
+        try:
+            return self.warehouse.snapshot_as_of(as_of)
+        except SnapshotMissing as err:
+            raise QueryRefused(str(err)) from None
+
+    def connect(self, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
+        store = self.warehouse
+        if store.needs_migration():
+            store.migrate()
+        return read_only_connection(store.lake, self.snapshot(as_of))
 
     # --- what is there -------------------------------------------------------------------------
 
@@ -417,13 +428,13 @@ class Reader:
 
     # --- downloads -----------------------------------------------------------------------------
 
-    def export(self, table: str, fmt: str, filters: Filters = Filters(), batch_rows: int = EXPORT_BATCH_ROWS
-               ) -> ExportStream:
+    def export(self, table: str, fmt: str, filters: Filters = Filters(), batch_rows: int = EXPORT_BATCH_ROWS,
+               as_of: str | None = None) -> ExportStream:
         """A stream of `table` (cut by `filters`) as Parquet or CSV. Blobs become base64 and
         nested values JSON text in CSV, which has no such types."""
         if fmt not in EXPORT_FORMATS:
             raise QueryRefused(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
-        con = self.connect()
+        con = self.connect(as_of)
         try:
             present = relations(con)
             if table not in present:
@@ -459,11 +470,11 @@ class Reader:
 
     # --- SQL -----------------------------------------------------------------------------------
 
-    def sql(self, query: str, limit: int | None = None) -> SqlResult:
+    def sql(self, query: str, limit: int | None = None, as_of: str | None = None) -> SqlResult:
         """Run one read-only SELECT (or EXPLAIN) with the row and time limits; QueryRefused
         says what was refused and why, with DuckDB's message where DuckDB refused it."""
         limit = self.sql_row_limit if limit is None else max(1, min(limit, self.sql_row_limit))
-        con = self.connect()
+        con = self.connect(as_of)
         timer = threading.Timer(self.sql_time_limit, con.interrupt)
         timer.daemon = True
         try:

@@ -71,11 +71,13 @@ def _batch(table: Table, staged: Path) -> str:
 
 def _merge(table: Table, staged: Path, update: list[str] | dict[str, str] | None = None, when: str = "") -> str:
     """MERGE of the staged batch into `table` on its key: new keys inserted; stored ones get
-    `update` (columns, or column -> expression over `s`) when `when` holds, else are left alone."""
+    `update` (columns, or column -> expression over `s`) when `when` holds (default: when one of
+    them differs, so that an unchanged row is not rewritten), else are left alone."""
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
     sql = f"MERGE INTO {table.name} AS t USING {_batch(table, staged)} AS s ON {on} "
     if update:
         assignments = update if isinstance(update, dict) else {c: f"s.{c}" for c in update}
+        when = when or "(" + " OR ".join(f"t.{c} IS DISTINCT FROM {e}" for c, e in assignments.items()) + ")"
         sql += (f"WHEN MATCHED {'AND ' + when if when else ''} THEN UPDATE SET "
                 + ", ".join(f"{c} = {e}" for c, e in assignments.items()) + " ")
     columns = list(table.schema)
@@ -249,6 +251,9 @@ class Warehouse:
         con.execute(_views_sql())
         con.execute(_merge(QUARANTINE, staged["quarantine"],
                            _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
+        # A run id names one snapshot: committing it twice is an error (and rolls back everything above).
+        con.execute(f"SELECT error('run ' || run_id || ' is already in the warehouse (snapshot ' || snapshot_id || ')') "
+                    f"FROM runs WHERE run_id IN (SELECT run_id FROM read_parquet({_literal(staged['runs'])}))")
         con.execute(f"INSERT INTO runs BY NAME SELECT * REPLACE ({int(snapshot)}::BIGINT AS snapshot_id) "
                     f"FROM {_batch(RUNS, staged['runs'])}")
         con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM read_parquet("
@@ -297,8 +302,9 @@ class Warehouse:
         """Merge small data files, expire snapshots older than `retention_days`, delete the files
         no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired)."""
         with self.connect(read_only=False) as con:
-            before = _file_count(con)
+            # Small writes are kept in the catalog (data inlining) until flushed into files here.
             con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
+            before = _file_count(con)
             con.execute(f"CALL ducklake_merge_adjacent_files({_literal(CATALOG)})")
             expired = len(con.execute(
                 f"CALL ducklake_expire_snapshots({_literal(CATALOG)}, older_than => now() - "
@@ -403,15 +409,11 @@ class Warehouse:
         fs, base = fsspec.core.url_to_fs(url)
         with self.connect() as con:
             snapshot = self._snapshot_of_run(con, run_id)
-            changed = con.execute(f"SELECT changes FROM ducklake_snapshots({_literal(CATALOG)}) WHERE snapshot_id = ?",
-                                  [snapshot]).fetchone()[0]
-        touched = {t.split(".")[-1] for kind, names in (changed or {}).items() if kind != "views_created"
-                   for t in names if isinstance(t, str)}
+        if snapshot is None:
+            raise SnapshotMissing(f"run {run_id} has no snapshot in the warehouse")
         written = []
         with tempfile.TemporaryDirectory(prefix="newsflow-export-") as tmp:
             for name in PUBLISHED:
-                if touched and name not in touched:
-                    continue
                 local = Path(tmp) / f"{name}.parquet"
                 if not self._write(name, local, "parquet", snapshot, snapshot):
                     continue
