@@ -81,11 +81,13 @@ def test_validation_results_and_data_docs_are_written(seeded):
     assert list((warehouse / "docs" / "validations" / "entity_mentions").rglob("*.html"))
 
 
-def test_parquet_exports_match_the_duckdb_tables(seeded):
+def test_the_lake_is_parquet_files_and_every_table_exports_whole(seeded, tmp_path):
     warehouse, _ = seeded
     store = Warehouse(warehouse)
+    assert (warehouse / "catalog.sqlite").is_file()
     for name, rows in store.table_counts().iter_rows():
-        assert pl.read_parquet(warehouse / "parquet" / name / f"{name}.parquet").height == rows
+        assert store.export(name, tmp_path / f"{name}.parquet", "parquet") == rows
+        assert pl.read_parquet(tmp_path / f"{name}.parquet").height == rows
 
 
 EVENT_SPAN_SQL = """

@@ -15,6 +15,7 @@ from flows.settings import resolve_settings, settings_from_json, settings_to_jso
 from tests.conftest import ROOT, newsflow
 from transforms.runs import run_report
 from warehouse.lock import WarehouseBusy, holder, is_locked, run_lock
+from warehouse.store import Warehouse
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -161,12 +162,21 @@ def test_a_run_records_its_summary_as_a_prefect_artifact_and_in_runs(seeded):
     assert "## Failed expectations: 0" in mine[0].data
 
 
-def test_parquet_exports_are_copied_to_an_fsspec_url(prefect_server, tmp_path):
+def test_each_run_sends_the_rows_it_changed_to_an_fsspec_url(prefect_server, tmp_path):
     target = tmp_path / "bucket"
     result = newsflow("run", str(ROOT / "seeds"), "--warehouse", str(tmp_path / "wh"),
                       "--export-url", target.as_uri() + "/newsflow")
     assert result.exit_code == 0, result.output
+    store = Warehouse(tmp_path / "wh")
+    (run_id,) = store.query("SELECT run_id FROM runs")["run_id"]
     for table in ("articles", "entities", "events", "runs"):
-        copied = target / "newsflow" / table / f"{table}.parquet"
-        local = tmp_path / "wh" / "parquet" / table / f"{table}.parquet"
-        assert pq.read_table(copied).equals(pq.read_table(local))
+        sent = pq.read_table(target / "newsflow" / table / f"{run_id}.parquet")
+        assert set(sent.column("change_type").to_pylist()) == {"upsert"}
+        assert sent.num_rows == store.query(f"SELECT count(*) FROM {table}").item()
+    # a second run over the same input changes no article: it sends its own runs row, not the articles
+    again = newsflow("run", str(ROOT / "seeds"), "--warehouse", str(tmp_path / "wh"),
+                     "--export-url", target.as_uri() + "/newsflow")
+    assert again.exit_code == 0, again.output
+    second = store.history()["run_id"][0]
+    assert (target / "newsflow" / "runs" / f"{second}.parquet").exists()
+    assert not (target / "newsflow" / "articles" / f"{second}.parquet").exists()

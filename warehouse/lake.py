@@ -163,6 +163,7 @@ class Lake:
             if not allow_files:
                 directories = [self.data_url] + ([] if self.on_object_storage else [str(Path(self.data_url).resolve()) + "/"])
                 con.execute("SET allowed_directories = [" + ", ".join(_literal(d) for d in directories) + "]")
+                con.execute("SET enable_progress_bar = false")  # a server's terminal is not the reader's
                 con.execute("SET enable_external_access = false")
                 con.execute("SET lock_configuration = true")
         except BaseException:

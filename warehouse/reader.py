@@ -45,7 +45,6 @@ _CONNECT_CONFIG = {
     "autoload_known_extensions": False,
     # SQL must not see the web process's Python variables as tables (replacement scans).
     "python_enable_replacements": False,
-    "enable_progress_bar": False,  # it would draw on the server's terminal
 }
 _STATEMENTS_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _FILES = "queries may not read or write files outside the warehouse"
