@@ -24,6 +24,17 @@ WarehouseOption = Annotated[
 ]
 
 
+CatalogOption = Annotated[
+    Optional[str],
+    typer.Option("--catalog", help="DuckLake catalog: default SQLite in the warehouse folder; for several machines "
+                                   "postgres:<libpq string> (or $NEWSFLOW_CATALOG, or [run] catalog)."),
+]
+DataPathOption = Annotated[
+    Optional[str],
+    typer.Option("--data-path", help="Where the lake's Parquet files go: default <warehouse>/data/; or "
+                                     "s3://bucket/prefix/ (or $NEWSFLOW_DATA_PATH, or [run] data_path)."),
+]
+
 ConfigOption = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="Project config file (default: ./newsflow.toml when there is one)."),
@@ -82,13 +93,14 @@ def _warehouse_root(warehouse: Optional[Path]) -> Path:
     return resolve_settings(config=project.run if project else None, warehouse=warehouse).warehouse
 
 
-def _store(warehouse: Optional[Path]):
-    """The warehouse the flag, NEWSFLOW_* variables and ./newsflow.toml name (folder, catalog, data path)."""
+def _store(warehouse: Optional[Path], catalog: Optional[str] = None, data_path: Optional[str] = None):
+    """The warehouse the flags, NEWSFLOW_* variables and ./newsflow.toml name (folder, catalog, data path)."""
     from flows.settings import resolve_settings
     from warehouse.store import Warehouse
 
     project = _config(None)
-    return Warehouse.from_settings(resolve_settings(config=project.run if project else None, warehouse=warehouse))
+    return Warehouse.from_settings(resolve_settings(config=project.run if project else None, warehouse=warehouse,
+                                                    catalog=catalog, data_path=data_path))
 
 
 def _fail(message: str, code: int) -> None:
@@ -107,6 +119,8 @@ def run(
         typer.Option("--sources", help="Text file listing one file, folder or URL per line (# comments)."),
     ] = None,
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     actors: Annotated[
         Optional[list[Path]],
         typer.Option("--actors", help="Your own actor dictionary (TSV or PETRARCH format, see README); repeatable."),
@@ -155,6 +169,7 @@ def run(
 
     project = _config(config)
     settings = resolve_settings(config=project.run if project else None, warehouse=warehouse, inputs=inputs,
+                                catalog=catalog, data_path=data_path,
                                 actor_dictionaries=[str(a) for a in actors] if actors else None,
                                 if_running=if_running.value if if_running else None, export_url=export_url,
                                 task_runner=task_runner.value if task_runner else None, dask_address=dask_address)
@@ -200,14 +215,15 @@ def run(
         typer.echo(f"  {name:<24}{rows:>8}")
 
 
-def _scheduled(config: Optional[Path], warehouse: Optional[Path]):
+def _scheduled(config: Optional[Path], warehouse: Optional[Path], catalog: Optional[str] = None,
+               data_path: Optional[str] = None):
     """The config (which must have a cron schedule) and the settings its runs use."""
     from flows.settings import resolve_settings, settings_to_json
 
     project = _config(config, required=True)
     if not project.schedule.cron:
         _fail(f"{project.path} has no [schedule] cron; add e.g. cron = \"0 * * * *\"", 2)
-    settings = resolve_settings(config=project.run, warehouse=warehouse)
+    settings = resolve_settings(config=project.run, warehouse=warehouse, catalog=catalog, data_path=data_path)
     return project, settings_to_json(settings)
 
 
@@ -224,6 +240,8 @@ def _describe_schedule(project) -> None:
 def serve(
     config: ConfigOption = None,
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     prefect_port: Annotated[
         int, typer.Option("--prefect-port", help="Port of the Prefect server started when PREFECT_API_URL is unset.")
     ] = 4200,
@@ -233,7 +251,7 @@ def serve(
     Runs happen here when due (or when triggered from the Prefect UI/CLI); Ctrl-C stops serving and
     pauses the schedule. Uses the Prefect server of PREFECT_API_URL; when unset, starts a local
     Prefect server (with its scheduler and UI on 127.0.0.1:--prefect-port) for as long as it serves."""
-    project, parameters = _scheduled(config, warehouse)
+    project, parameters = _scheduled(config, warehouse, catalog, data_path)
     _prefect_defaults()
     from prefect.schedules import Cron
 
@@ -301,6 +319,8 @@ def _prefect_api(port: int):
 def deploy(
     config: ConfigOption = None,
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     work_pool: Annotated[
         Optional[str], typer.Option("--work-pool", help="Prefect work pool (default: the config's, else 'newsflow').")
     ] = None,
@@ -309,7 +329,7 @@ def deploy(
 
     The deployment runs this checkout's code in a process work pool (created when missing); start a
     worker with `prefect worker start --pool <pool>`. Needs a Prefect server (PREFECT_API_URL)."""
-    project, parameters = _scheduled(config, warehouse)
+    project, parameters = _scheduled(config, warehouse, catalog, data_path)
     _prefect_defaults()
     from prefect.schedules import Cron
 
@@ -351,6 +371,8 @@ def _ensure_process_pool(name: str) -> None:
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     output_format: Annotated[SqlFormat, typer.Option("--format", "-f", help="Output format.")] = SqlFormat.table,
     as_of: Annotated[
         Optional[str],
@@ -365,7 +387,7 @@ def sql(
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
-        store = _store(warehouse)
+        store = _store(warehouse, catalog, data_path)
         result = store.query(query, snapshot=store.snapshot_as_of(as_of) if as_of else None)
     except (WarehouseMissing, SnapshotMissing) as err:
         _fail(str(err), 2)
@@ -390,6 +412,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
     output_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = ExportFormat.parquet,
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     since: Annotated[
         Optional[str],
         typer.Option("--since", help="Only the rows changed after this run (a run id from `newsflow history`): "
@@ -400,7 +424,7 @@ def export(
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
-        rows = _store(warehouse).export(table, out, output_format.value, since=since)
+        rows = _store(warehouse, catalog, data_path).export(table, out, output_format.value, since=since)
     except (WarehouseMissing, SnapshotMissing, KeyError) as err:
         _fail(str(err).strip("'\""), 2)
     what = f"rows of {table} changed since run {since}" if since else f"rows of {table}"
@@ -408,12 +432,13 @@ def export(
 
 
 @app.command()
-def tables(warehouse: WarehouseOption = None) -> None:
+def tables(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
+           data_path: DataPathOption = None) -> None:
     """List the warehouse tables with their row counts."""
     from warehouse.store import WarehouseMissing
 
     try:
-        counts = _store(warehouse).table_counts()
+        counts = _store(warehouse, catalog, data_path).table_counts()
     except WarehouseMissing as err:
         _fail(str(err), 2)
     for name, rows in counts.iter_rows():
@@ -426,6 +451,8 @@ def web(
     = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     token: Annotated[
         Optional[str],
         typer.Option("--token", envvar="NEWSFLOW_WEB_TOKEN", show_envvar=True,
@@ -445,7 +472,7 @@ def web(
 
     from flows.web import create_app
 
-    store = _store(warehouse)
+    store = _store(warehouse, catalog, data_path)
     if not store.exists():
         typer.echo(f"newsflow: no warehouse at {store.describe()} yet; pages answer 503 until a run loads one", err=True)
     typer.echo(f"serving {store.describe()} on http://{host}:{port}/" + (" (token required)" if token else ""))
@@ -454,14 +481,15 @@ def web(
 
 
 @app.command()
-def history(warehouse: WarehouseOption = None) -> None:
+def history(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
+            data_path: DataPathOption = None) -> None:
     """List the runs whose snapshots the warehouse keeps, newest first (for `sql --as-of`, `export --since`)."""
     import polars as pl
 
     from warehouse.store import WarehouseMissing
 
     try:
-        runs = _store(warehouse).history()
+        runs = _store(warehouse, catalog, data_path).history()
     except WarehouseMissing as err:
         _fail(str(err), 2)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200,
@@ -472,6 +500,8 @@ def history(warehouse: WarehouseOption = None) -> None:
 @app.command()
 def maintain(
     warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
     retention_days: Annotated[
         Optional[float],
         typer.Option("--retention-days", min=0, help="Keep snapshots this many days (default: 30, or the "
@@ -485,7 +515,7 @@ def maintain(
 
     project = _config(None)
     settings = resolve_settings(config=project.run if project else None, warehouse=warehouse,
-                                retention_days=retention_days)
+                                retention_days=retention_days, catalog=catalog, data_path=data_path)
     store = Warehouse.from_settings(settings)
     if not store.exists():
         _fail(f"no warehouse at {store.describe()}; run `newsflow run` first", 2)
@@ -500,9 +530,10 @@ def maintain(
 
 
 @app.command()
-def migrate(warehouse: WarehouseOption = None) -> None:
+def migrate(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
+            data_path: DataPathOption = None) -> None:
     """Move a warehouse of earlier versions (one newsflow.duckdb file) into the lake; also done on first use."""
-    store = _store(warehouse)
+    store = _store(warehouse, catalog, data_path)
     if not store.needs_migration():
         typer.echo(f"nothing to migrate at {store.describe()}")
         return
