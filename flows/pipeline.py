@@ -132,9 +132,13 @@ def normalize(records: pl.DataFrame, ingested_at: datetime) -> pl.DataFrame:
 
 
 @task(cache_policy=NO_CACHE)
-def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse) -> pl.DataFrame:
-    """Mark each article new, changed or unchanged, and new ones that copy an earlier article."""
-    return planned_articles(articles.lazy(), store.known_articles(articles).lazy()).collect()
+def compare_with_warehouse(articles: pl.DataFrame, store: Warehouse, seen: pl.DataFrame) -> pl.DataFrame:
+    """Mark each article new, changed or unchanged, and new ones that copy an earlier article:
+    against the warehouse (asked by key and hash) and `seen`, the articles of the run's earlier
+    chunks, which win over the warehouse's."""
+    stored = store.known_articles(articles)
+    known = pl.concat([stored.join(seen, on="article_id", how="anti"), seen.select(stored.columns)])
+    return planned_articles(articles.lazy(), known.lazy()).collect()
 
 
 @task(cache_policy=NO_CACHE)
@@ -230,9 +234,10 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
 
 
 @task(cache_policy=NO_CACHE)
-def load(store: Warehouse, run_id: str, tables: RunTables, docs_staging: Path) -> int:
-    """Commit the run as one snapshot of the lake, then copy in the Data Docs; returns the snapshot."""
-    snapshot = store.publish(run_id, tables)
+def load(store: Warehouse, run_id: str, docs_staging: Path) -> int:
+    """Commit every chunk the run staged as one snapshot of the lake, then copy in the Data Docs;
+    returns the snapshot."""
+    snapshot = store.commit(run_id)
     shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
     get_run_logger().info("Run %s committed as snapshot %s of %s", run_id, snapshot, store.describe())
     return snapshot
@@ -291,8 +296,10 @@ def publish_report(summary: RunSummary) -> None:
 
 
 def _run(settings: Settings, docs_staging: Path) -> RunSummary:
-    """The run itself, with the warehouse held (see `newsflow_run`)."""
-    logger = get_run_logger()
+    """The run itself, with the warehouse held (see `newsflow_run`): the records are read, then
+    normalized, parsed, coded, validated and staged in chunks of `settings.chunk_size` records, so
+    that a run's memory does not grow with its input; then every chunk is committed as one
+    snapshot."""
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
@@ -302,14 +309,107 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     urls = [i for i in settings.inputs if is_url(i)]
     fetch_states = _fetched_documents(urls, store.fetch_state(urls), settings, extracted, started_at)
     records = extracted.records_frame()
+    size = max(1, settings.chunk_size)
+    seen = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})  # earlier chunks' articles
+    total = _Totals()
+    try:
+        for index, start in enumerate(range(0, max(records.height, 1), size)):
+            chunk = _chunk(settings, store, validator, records.slice(start, size),
+                           extracted.rejects if index == 0 else [], seen, run_id, started_at, index, total)
+            store.stage(run_id, index, chunk.tables)
+            seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
+        validator.build_docs()
+        summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states)
+        run_row = pl.DataFrame([{
+            "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
+            "status": "completed", "inputs": [str(p) for p in settings.inputs],
+            "records_read": summary.records_read, "articles_new": summary.articles_new,
+            "articles_updated": summary.articles_updated, "articles_unchanged": summary.articles_unchanged,
+            "entity_mentions": summary.entity_mentions, "quarantined": summary.quarantined,
+            "counts": json.dumps(asdict(summary), sort_keys=True), "snapshot_id": None,
+        }])
+        empty = {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
+        store.stage(run_id, index + 1, RunTables(**{**empty, "runs": conformed(run_row, RUNS),
+                                                    "fetch_state": conformed(fetch_states, FETCH_STATE)}))
+    except BaseException:
+        store.discard(run_id)
+        raise
+    load(store, run_id, docs_staging)
+    maintain(store, settings.retention_days)
+    if settings.export_url:
+        send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)
+    return summary
+
+
+KNOWN_COLUMNS = ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of", "ingested_at"]
+
+
+@dataclass
+class _Chunk:
+    tables: RunTables
+    known: pl.DataFrame  # its new and changed articles, for change and duplicate detection in later chunks
+
+
+@dataclass
+class _Totals:
+    """What every chunk of a run read, loaded and quarantined, summed."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    by_stage: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    failed: list[dict] = field(default_factory=list)
+    validation_rows: int = 0
+    # Entities and events are derived across articles: one may come from several chunks, so they
+    # are counted as distinct keys (step -> in/out/quarantined -> keys).
+    distinct: dict[str, dict[str, set]] = field(default_factory=dict)
+
+    def add(self, counts: dict[str, int], by_stage: dict[str, int], steps: dict[str, dict[str, int]],
+            failed: list[dict], distinct: dict[str, dict[str, pl.Series]]) -> None:
+        for step, values in distinct.items():
+            for name, keys in values.items():
+                self.distinct.setdefault(step, {}).setdefault(name, set()).update(keys.to_list())
+        for name, value in counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        for name, value in by_stage.items():
+            self.by_stage[name] = self.by_stage.get(name, 0) + value
+        for step, values in steps.items():
+            mine = self.steps.setdefault(step, {})
+            for name, value in values.items():
+                mine[name] = mine.get(name, 0) + value
+        self.failed.extend(failed)
+
+    def summary(self, run_id: str, warehouse: str, records_read: int, fetch_states: pl.DataFrame) -> RunSummary:
+        for step, values in self.distinct.items():
+            self.steps[step] = {name: len(keys) for name, keys in values.items()}
+        c = {**self.counts, "entities": len(self.distinct.get("entities", {}).get("out", ())),
+             "events": len(self.distinct.get("events", {}).get("out", ()))}
+        return RunSummary(
+            run_id=run_id, warehouse=warehouse, records_read=records_read,
+            urls_fetched=fetch_states.height,
+            urls_not_modified=fetch_states.filter(pl.col("status") == 304).height,
+            articles_new=c.get("articles_new", 0), articles_updated=c.get("articles_updated", 0),
+            articles_unchanged=c.get("articles_unchanged", 0), entity_mentions=c.get("entity_mentions", 0),
+            entities=c.get("entities", 0), event_mentions=c.get("event_mentions", 0), events=c.get("events", 0),
+            duplicates=c.get("duplicates", 0), quarantined=c.get("quarantined", 0),
+            quarantined_by_stage=dict(sorted(self.by_stage.items())), failed_expectations=len(self.failed),
+            steps=self.steps, failed=self.failed,
+        )
+
+
+def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: pl.DataFrame, extract_rejects: list,
+           seen: pl.DataFrame, run_id: str, started_at: datetime, index: int, total: _Totals) -> _Chunk:
+    """One chunk of the run's records: normalized, compared with the warehouse and the earlier
+    chunks, parsed, coded and validated; returns its tables (no `runs` row) and adds its counts
+    to `total`."""
+    logger = get_run_logger()
     normalized = normalize(records, started_at)
-    compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store))
+    compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen))
     checked = validate(validator, "articles", compared.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != "")))
     failed_articles = _failed(checked, "article_id")
     good = compared.join(failed_articles.collect(), on="article_id", how="anti", maintain_order="left")
     to_load = good.filter(pl.col("change") != "unchanged")
-    logger.info("%d records read; %d articles new, %d changed, %d unchanged", records.height,
+    logger.info("chunk %d: %d records; %d articles new, %d changed, %d unchanged", index, records.height,
                 to_load.filter(pl.col("change") == "new").height, to_load.filter(pl.col("change") == "changed").height,
                 good.height - to_load.height)
 
@@ -345,7 +445,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
                                    maintain_order="left")
 
     rejects = pl.concat([
-        pl.DataFrame(extracted.rejects, schema=REJECTS).lazy(),
+        pl.DataFrame(extract_rejects, schema=REJECTS).lazy(),
         normalize_rejects(normalized.lazy()),
         validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
         validation_rejects(with_sources.lazy(), _failed(mention_validation, "mention_id"), "mention_id"),
@@ -359,55 +459,40 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
     quarantine_validation = validate(validator, "quarantine", quarantine)
-    validator.build_docs()
-
     validations = [checked, mention_validation, entity_validation, event_mention_validation, event_validation,
                    quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
-    by_stage = dict(quarantine.group_by("stage").len().sort("stage").iter_rows())
     failed_rows = results.filter(~pl.col("success"))
     normalize_rejected = normalized.filter(pl.col("reject_reason").is_not_null()).height
     steps = {
-        "records": {"in": records.height + len(extracted.rejects), "out": records.height,
-                    "quarantined": len(extracted.rejects)},
+        "records": {"in": records.height + len(extract_rejects), "out": records.height,
+                    "quarantined": len(extract_rejects)},
         "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
                      "quarantined": normalize_rejected + compared.height - good.height},
         "entity_mentions": {"in": mentions.height, "out": good_mentions.height,
                             "quarantined": mentions.height - good_mentions.height},
-        "entities": {"in": entity_rows.height, "out": good_entities.height, "quarantined": failed_entities.height},
         "event_mentions": {"in": event_mentions.height, "out": good_event_mentions.height,
                            "quarantined": event_mentions.height - good_event_mentions.height},
-        "events": {"in": event_candidates.height, "out": good_events.height,
-                   "quarantined": failed_events.height},
     }
-    summary = RunSummary(
-        run_id=run_id,
-        warehouse=str(store.root),
-        records_read=records.height + len(extracted.rejects),
-        urls_fetched=fetch_states.height,
-        urls_not_modified=fetch_states.filter(pl.col("status") == 304).height,
-        articles_new=to_load.filter(pl.col("change") == "new").height,
-        articles_updated=to_load.filter(pl.col("change") == "changed").height,
-        articles_unchanged=good.height - to_load.height,
-        entity_mentions=good_mentions.height,
-        entities=good_entities.height,
-        event_mentions=good_event_mentions.height,
-        events=good_events.height,
-        duplicates=to_load.filter(pl.col("duplicate_of").is_not_null()).height,
-        quarantined=quarantine.height,
-        quarantined_by_stage=by_stage,
-        failed_expectations=failed_rows.height,
+    total.add(
+        counts={"articles_new": to_load.filter(pl.col("change") == "new").height,
+                "articles_updated": to_load.filter(pl.col("change") == "changed").height,
+                "articles_unchanged": good.height - to_load.height, "entity_mentions": good_mentions.height,
+                "event_mentions": good_event_mentions.height,
+                "duplicates": to_load.filter(pl.col("duplicate_of").is_not_null()).height,
+                "quarantined": quarantine.height},
+        by_stage=dict(quarantine.group_by("stage").len().iter_rows()),
         steps=steps,
         failed=failed_rows.select("table_name", "expectation", "column_name", "unexpected_count").to_dicts(),
+        distinct={"entities": {"in": entity_rows["entity_id"], "out": good_entities["entity_id"],
+                               "quarantined": failed_entities["entity_id"]},
+                  "events": {"in": event_candidates["event_id"], "out": good_events["event_id"],
+                             "quarantined": failed_events["event_id"]}},
     )
-    run_row = pl.DataFrame([{
-        "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
-        "status": "completed", "inputs": [str(p) for p in settings.inputs],
-        "records_read": summary.records_read, "articles_new": summary.articles_new,
-        "articles_updated": summary.articles_updated, "articles_unchanged": summary.articles_unchanged,
-        "entity_mentions": summary.entity_mentions, "quarantined": summary.quarantined,
-        "counts": json.dumps(asdict(summary), sort_keys=True), "snapshot_id": None,
-    }])
+    result_rows = validation_result_rows(
+        results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id,
+        first_position=total.validation_rows).collect()
+    total.validation_rows += result_rows.height
     tables = RunTables(
         articles=conformed(to_load, ARTICLES),
         entity_mentions=conformed(good_mentions, ENTITY_MENTIONS),
@@ -415,14 +500,10 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         event_mentions=conformed(good_event_mentions, EVENT_MENTIONS),
         events=conformed(good_events, EVENTS),
         quarantine=conformed(quarantine, QUARANTINE),
-        runs=conformed(run_row, RUNS),
-        validation_results=validation_result_rows(
-            results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id
-        ).collect(),
-        fetch_state=fetch_states,
+        runs=pl.DataFrame(schema=RUNS.schema),
+        validation_results=result_rows,
+        fetch_state=pl.DataFrame(schema=FETCH_STATE.schema),
     )
-    load(store, run_id, tables, docs_staging)
-    maintain(store, settings.retention_days)
-    if settings.export_url:
-        send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)
-    return summary
+    known = to_load.select(KNOWN_COLUMNS).with_columns(
+        ingested_at=pl.col("ingested_at").cast(ARTICLES.schema["ingested_at"]))
+    return _Chunk(tables, known.cast({c: ARTICLES.schema[c] for c in KNOWN_COLUMNS}))

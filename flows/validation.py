@@ -60,20 +60,22 @@ class Validator:
             },
         )
         self._source = self.context.data_sources.add_pandas(name="newsflow")
+        self._definitions: dict[str, tuple] = {}  # table -> (checks, validation definition), reused per chunk
 
     def validate(self, table: Table, frame: pl.DataFrame) -> TableValidation:
         """Run `table`'s suite on `frame` (its columns plus any row-check columns)."""
-        gx = self._gx
         key = table.key[0]
-        checks = table_checks(table, self.run_started_at)
-        suite = gx.ExpectationSuite(name=table.name)
-        for check in checks:
-            suite.add_expectation(check.expectation)
-        suite = self.context.suites.add(suite)
-        batch = self._source.add_dataframe_asset(name=table.name).add_batch_definition_whole_dataframe("run")
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=table.name, data=batch, suite=suite)
-        )
+        if table.name not in self._definitions:  # a run validates each table once per chunk
+            gx = self._gx
+            checks = table_checks(table, self.run_started_at)
+            suite = gx.ExpectationSuite(name=table.name)
+            for check in checks:
+                suite.add_expectation(check.expectation)
+            suite = self.context.suites.add(suite)
+            batch = self._source.add_dataframe_asset(name=table.name).add_batch_definition_whole_dataframe("run")
+            self._definitions[table.name] = (checks, self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=table.name, data=batch, suite=suite)))
+        checks, definition = self._definitions[table.name]
         outcome = definition.run(
             batch_parameters={"dataframe": frame.to_pandas()},
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [key]},

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from schemas import (
     ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLE_UPDATES,
-    TABLES, Table,
+    TABLES, VALIDATION_RESULTS, Table,
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 from warehouse.lake import CATALOG, Lake, SnapshotMissing, WarehouseMissing, _literal
@@ -62,19 +62,34 @@ def _keys(table: Table) -> str:
     return ", ".join(table.key)
 
 
-def _batch(table: Table, staged: Path) -> str:
+def _staged(staged: Path) -> str:
+    """Every chunk's staged rows of one table (`staged`: `<staging>/*/<table>.parquet`), with
+    `_chunk` (the chunk number) and `_position` (staging order across chunks)."""
+    return (f"(SELECT * EXCLUDE (filename, file_row_number), "
+            f"CAST(regexp_extract(filename, '/([0-9]+)/[^/]+$', 1) AS INTEGER) AS _chunk, "
+            f"row_number() OVER (ORDER BY filename, file_row_number) AS _position "
+            f"FROM read_parquet({_literal(staged)}, filename = true, file_row_number = true))")
+
+
+def _batch(table: Table, staged: Path, articles: Path | None = None) -> str:
     """The staged rows with one row per key (the last one staged): DuckLake has no key to stop a
-    MERGE inserting a repeated key twice."""
-    return (f"(SELECT * EXCLUDE (_position) FROM (SELECT *, row_number() OVER () AS _position FROM "
-            f"read_parquet({_literal(staged)})) QUALIFY _position = max(_position) OVER (PARTITION BY {_keys(table)}))")
+    MERGE inserting a repeated key twice. With `articles`, only the rows of the last chunk that
+    staged their article (an article changed twice in one run keeps its last mentions)."""
+    rows = _staged(staged)
+    if articles is not None:
+        rows = (f"(SELECT r.* FROM {rows} AS r JOIN (SELECT article_id, max(_chunk) AS _last FROM {_staged(articles)} "
+                f"GROUP BY article_id) AS a ON a.article_id = r.article_id AND r._chunk = a._last)")
+    return (f"(SELECT * EXCLUDE (_position, _chunk) FROM {rows} "
+            f"QUALIFY _position = max(_position) OVER (PARTITION BY {_keys(table)}))")
 
 
-def _merge(table: Table, staged: Path, update: list[str] | dict[str, str] | None = None, when: str = "") -> str:
+def _merge(table: Table, staged: Path, update: list[str] | dict[str, str] | None = None, when: str = "",
+           articles: Path | None = None) -> str:
     """MERGE of the staged batch into `table` on its key: new keys inserted; stored ones get
     `update` (columns, or column -> expression over `s`) when `when` holds (default: when one of
     them differs, so that an unchanged row is not rewritten), else are left alone."""
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
-    sql = f"MERGE INTO {table.name} AS t USING {_batch(table, staged)} AS s ON {on} "
+    sql = f"MERGE INTO {table.name} AS t USING {_batch(table, staged, articles)} AS s ON {on} "
     if update:
         assignments = update if isinstance(update, dict) else {c: f"s.{c}" for c in update}
         when = when or "(" + " OR ".join(f"t.{c} IS DISTINCT FROM {e}" for c, e in assignments.items()) + ")"
@@ -182,16 +197,39 @@ class Warehouse:
     # --- what a run writes -------------------------------------------------------------------
 
     def publish(self, run_id: str, tables: RunTables) -> int:
-        """Commit the run as one snapshot (commit message: the run id); returns its id.
+        """Stage `tables` as the run's only chunk and commit it; returns the snapshot id."""
+        try:
+            self.stage(run_id, 0, tables)
+        except BaseException:
+            self.discard(run_id)
+            raise
+        return self.commit(run_id)
 
-        The run's tables are staged as Parquet, then merged in one transaction. Readers see the
-        snapshot before or after it; a run that fails commits nothing and removes its staging.
-        Runs must not publish concurrently: see `warehouse.lock`."""
+    def stage(self, run_id: str, chunk: int, tables: RunTables) -> None:
+        """Write one chunk of the run's tables as Parquet under `staging/<run_id>/<chunk>/`, to be
+        committed with the others by `commit`."""
+        folder = self.staging_dir / run_id / f"{chunk:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in TABLES.items():
+            frame = conformed(getattr(tables, name), table)
+            pq.write_table(frame.to_arrow().cast(arrow_schema(table)), folder / f"{name}.parquet")
+
+    def discard(self, run_id: str) -> None:
+        """Remove what the run staged (after a failure; `commit` removes it itself)."""
+        shutil.rmtree(self.staging_dir / run_id, ignore_errors=True)
+        if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
+            self.staging_dir.rmdir()
+
+    def commit(self, run_id: str) -> int:
+        """Commit every chunk the run staged as one snapshot (commit message: the run id); returns
+        its id. Readers see the snapshot before or after it; a run that fails commits nothing,
+        and its staging is removed either way. Runs must not commit concurrently: see
+        `warehouse.lock`."""
         if self.needs_migration():
             self.migrate()
         staging = self.staging_dir / run_id
         try:
-            staged = self._stage(staging, tables)
+            staged = {name: staging / "*" / f"{name}.parquet" for name in TABLES}
             with self.lake.connect(read_only=False) as con:
                 con.execute("BEGIN TRANSACTION")
                 for table in PUBLISHED.values():
@@ -207,30 +245,19 @@ class Warehouse:
                     con.execute("UPDATE runs SET snapshot_id = ? WHERE run_id = ?", [committed, run_id])
             return committed
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
-                self.staging_dir.rmdir()
-
-    def _stage(self, staging: Path, tables: RunTables) -> dict[str, Path]:
-        staging.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for name, table in TABLES.items():
-            frame = conformed(getattr(tables, name), table)
-            paths[name] = staging / f"{name}.parquet"
-            pq.write_table(frame.to_arrow().cast(arrow_schema(table)), paths[name])
-        return paths
+            self.discard(run_id)
 
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
-        articles = _literal(staged["articles"])
+        articles = f"(SELECT article_id FROM {_staged(staged['articles'])})"
         # What the counts of this run depend on: the entities and events of the staged mentions,
         # and those the staged articles' stored mentions pointed to before they are replaced.
         for kind, mentions in (("entities", ENTITY_MENTIONS), ("events", EVENT_MENTIONS)):
             key = "entity_id" if kind == "entities" else "event_id"
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE touched_{kind} AS "
-                f"SELECT {key} FROM read_parquet({_literal(staged[mentions.name])}) "
-                f"UNION SELECT {key} FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet({articles}))"
+                f"SELECT {key} FROM {_staged(staged[mentions.name])} "
+                f"UNION SELECT {key} FROM {mentions.name} WHERE article_id IN {articles}"
             )
         # A changed article keeps its first ingested_at; updated_at says when it changed.
         article_changes = {c: f"s.{c}" for c in _non_key(ARTICLES) if c not in ("ingested_at", "updated_at")}
@@ -239,11 +266,10 @@ class Warehouse:
                            when="t.content_hash IS DISTINCT FROM s.content_hash"))
         # Mentions of a re-extracted article are replaced: those that disappeared are deleted.
         for mentions in (ENTITY_MENTIONS, EVENT_MENTIONS):
-            con.execute(
-                f"DELETE FROM {mentions.name} WHERE article_id IN (SELECT article_id FROM read_parquet({articles})) "
-                f"AND mention_id NOT IN (SELECT mention_id FROM read_parquet({_literal(staged[mentions.name])}))"
-            )
-            con.execute(_merge(mentions, staged[mentions.name], _non_key(mentions)))
+            batch = _batch(mentions, staged[mentions.name], staged["articles"])
+            con.execute(f"DELETE FROM {mentions.name} WHERE article_id IN {articles} "
+                        f"AND mention_id NOT IN (SELECT mention_id FROM {batch})")
+            con.execute(_merge(mentions, staged[mentions.name], _non_key(mentions), articles=staged["articles"]))
         con.execute(_merge(ENTITIES, staged["entities"]))
         con.execute(_sql("refresh_entity_counts"))
         con.execute(_merge(EVENTS, staged["events"]))
@@ -253,11 +279,10 @@ class Warehouse:
                            _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
         # A run id names one snapshot: committing it twice is an error (and rolls back everything above).
         con.execute(f"SELECT error('run ' || run_id || ' is already in the warehouse (snapshot ' || snapshot_id || ')') "
-                    f"FROM runs WHERE run_id IN (SELECT run_id FROM read_parquet({_literal(staged['runs'])}))")
+                    f"FROM runs WHERE run_id IN (SELECT run_id FROM {_staged(staged['runs'])})")
         con.execute(f"INSERT INTO runs BY NAME SELECT * REPLACE ({int(snapshot)}::BIGINT AS snapshot_id) "
                     f"FROM {_batch(RUNS, staged['runs'])}")
-        con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM read_parquet("
-                    f"{_literal(staged['validation_results'])})")
+        con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM {_batch(VALIDATION_RESULTS, staged['validation_results'])}")
         con.execute(_merge(FETCH_STATE, staged["fetch_state"], _non_key(FETCH_STATE)))
 
     # --- snapshots -----------------------------------------------------------------------------
@@ -465,9 +490,9 @@ def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
 
 
 def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
-    """`table_updates` gets this run for every table it wrote rows to."""
+    """`table_updates` gets this run for every table it wrote rows to (rows: distinct keys staged)."""
     for name, path in staged.items():
-        rows = pq.ParquetFile(path).metadata.num_rows
+        (rows,) = con.execute(f"SELECT count(*) FROM {_batch(PUBLISHED[name], path)}").fetchone()  # distinct keys
         if rows:
             con.execute(
                 "MERGE INTO table_updates AS t USING (SELECT ? AS table_name, now() AS updated_at, ? AS run_id, "
