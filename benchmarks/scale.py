@@ -13,6 +13,14 @@
    warehouse's own part: change and duplicate lookup (`known_articles`), the commit (`publish`)
    and maintenance (`maintain`). Best of --repeat.
 Prints seconds per size and the ratio largest / smallest (goal: <= 1.5).
+
+    .venv/bin/python benchmarks/scale.py --memory [--fraction 0.1]
+
+Peak memory of a whole `newsflow run` command (the run's process and its spaCy workers, summed,
+sampled every 0.2 s) over the corpus of ../shared/data/corpus/ (2,520 distinct articles), and over
+the first --fraction of each of its files, each into a fresh lake; prints the ratio (goal: <= 1.3
+for 10x the input). Distinct articles, not copies: copies would be flagged as duplicates and
+never reach the language model.
 """
 
 from __future__ import annotations
@@ -163,13 +171,72 @@ def _warehouse_part(warehouse: Path, template: Path, n: int) -> dict[str, float]
     return timings
 
 
+def _peak_rss(command: list[str]) -> tuple[float, float, str]:
+    """Seconds and peak RSS (MiB, the process tree summed) of a command; its output's last lines."""
+    import psutil
+
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    root = psutil.Process(process.pid)
+    peak = 0
+    output: list[str] = []
+    import threading
+
+    reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
+    reader.start()
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    reader.join()
+    if process.returncode != 0:
+        raise SystemExit("".join(output[-40:]))
+    return time.perf_counter() - started, peak / 2**20, "".join(output[-16:])
+
+
+def memory(fraction: float) -> None:
+    corpus = CORPUS.parent
+    with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
+        small = Path(tmp) / "small"
+        small.mkdir()
+        for path in sorted(corpus.iterdir()):
+            lines = path.read_text(encoding="utf-8")
+            if path.suffix == ".csv":
+                csv.field_size_limit(1 << 30)
+                rows = list(csv.DictReader(lines.splitlines(keepends=True)))
+                with (small / path.name).open("w", newline="", encoding="utf-8") as out:
+                    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+                    writer.writeheader()
+                    writer.writerows(rows[:max(1, int(len(rows) * fraction))])
+            else:
+                kept = lines.splitlines(keepends=True)
+                (small / path.name).write_text("".join(kept[:max(1, int(len(kept) * fraction))]), encoding="utf-8")
+        results = {}
+        for label, inputs in (("small", small), ("full", corpus)):
+            seconds, peak, tail = _peak_rss([NEWSFLOW, "run", str(inputs), "--warehouse", str(Path(tmp) / label)])
+            read = next((line.split()[-1] for line in tail.splitlines() if "records read" in line), "?")
+            results[label] = {"records": read, "seconds": round(seconds, 1), "peak_rss_mib": round(peak)}
+            print(f"{label}: {read} records in {seconds:.0f} s, peak RSS {peak:.0f} MiB", flush=True)
+        print(json.dumps(results))
+        print(f"peak RSS, full / small corpus: {results['full']['peak_rss_mib'] / results['small']['peak_rss_mib']:.2f}x "
+              f"(goal <= 1.3)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memory", action="store_true", help="measure peak memory against input size instead")
+    parser.add_argument("--fraction", type=float, default=0.1)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--template-articles", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build the lakes here and keep them (default: a temporary folder)")
     args = parser.parse_args()
+    if args.memory:
+        memory(args.fraction)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="newsflow-scale-"))
     folder.mkdir(parents=True, exist_ok=True)

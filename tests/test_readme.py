@@ -23,7 +23,7 @@ def test_readme_command_runs(command, seeded, tmp_path, monkeypatch):
     warehouse, _ = seeded
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEWSFLOW_WAREHOUSE", str(warehouse))
-    result = newsflow(*shlex.split(command)[1:])
+    result = newsflow(*shlex.split(command, comments=True)[1:])  # as the shell reads it: "# ..." is a comment
     assert result.exit_code == 0, result.output
     assert result.stdout.strip()
     if "bad_spans" in command:
