@@ -55,7 +55,7 @@ def _timed_run(inputs: Path, env: dict, *runner: str) -> float:
 def _cluster(env: dict) -> tuple[str, list[subprocess.Popen]]:
     """A scheduler and two one-thread workers, started with the README's commands."""
     from flows.scaleout import TaskRunnerUnusable, checked_task_runner
-    from flows.settings import Settings
+    from config.settings import Settings
 
     address = f"tcp://127.0.0.1:{_free_port()}"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}

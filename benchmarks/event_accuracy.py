@@ -238,11 +238,11 @@ def _verb_codes() -> dict[str, str]:
         print(f"warning: {VERBS_TSV} does not exist; the naive coder codes nothing", file=sys.stderr)
         return {}
     try:
-        from flows.lexicons import verb_lexicon
+        from lexicons.loaders import verb_lexicon
 
         frame = verb_lexicon()
     except Exception as error:  # the loader may be absent or mid-change; the TSV is the same data
-        print(f"warning: flows.lexicons.verb_lexicon() failed ({error!r}); reading {VERBS_TSV} directly",
+        print(f"warning: lexicons.loaders.verb_lexicon() failed ({error!r}); reading {VERBS_TSV} directly",
               file=sys.stderr)
         frame = pl.read_csv(VERBS_TSV, separator="\t", infer_schema=False, quote_char=None)
     frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame

@@ -86,7 +86,7 @@ def sampled_articles(seed: int = SAMPLE_SEED, per_corpus: int = SAMPLE_PER_CORPU
                      corpus: Path = CORPUS) -> list[Article]:
     """The audit sample: per batch (`seed`, then EXTRA_SEEDS), `per_corpus` articles from the BBC
     corpus and from the Wikinews 2019 and 2020 files together, normalized as a run normalizes them."""
-    from flows.sources import extracted_records
+    from readers.sources import extracted_records
     from transforms.normalize import articles_from_records
 
     files = [corpus / "bbc.jsonl", corpus / "wikinews_2019.csv", corpus / "wikinews_2020.csv"]
@@ -115,7 +115,7 @@ def coded_article_events(articles: Sequence[Article]) -> tuple[pl.DataFrame, pl.
     """(events, sentences) of the articles as a run codes them: events one row per coded event
     (slug + CODED_EVENTS columns), sentences one row per (slug, field, sentence_index) with offsets."""
     from flows.coding import resolved_language, resources
-    from flows.settings import Settings
+    from config.settings import Settings
     from transforms.entities import nlp_documents
     from transforms.nlp import parsed_documents
 
@@ -417,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in audit.unjudged:
             print(json.dumps(row, ensure_ascii=False))
     if args.fit:
-        from flows.lexicons import coder_rules
+        from lexicons.loaders import coder_rules
         from transforms.events import FEATURES
 
         weights = calibration_report(audit.by_features, coder_rules().weights, FEATURES)

@@ -95,7 +95,7 @@ def main(argv: list[str]) -> None:
     import spacy
 
     from flows.coding import analysed, resources
-    from flows.settings import Settings
+    from config.settings import Settings
 
     path = Path(argv[0]) if argv else DEFAULT_GOLD
     texts, gold, malformed = gold_documents(path)

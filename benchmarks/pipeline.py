@@ -34,7 +34,7 @@ def _peak_rss_mib() -> float:
 
 
 def _articles(corpus: Path):
-    from flows.sources import extracted_records
+    from readers.sources import extracted_records
     from transforms.normalize import articles_from_records
 
     records = extracted_records([corpus]).records_frame()
@@ -45,7 +45,7 @@ def bare_spacy(corpus: Path) -> dict:
     """The yardstick: default spaCy pipeline, one process, over the same article texts."""
     import spacy
 
-    from flows.settings import Settings
+    from config.settings import Settings
 
     articles = _articles(corpus)
     texts = [t for pair in zip(articles["title"], articles["text"]) for t in pair if t]
@@ -67,7 +67,7 @@ def newsflow(corpus: Path) -> dict:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.pipeline import newsflow_run
-    from flows.settings import resolve_settings
+    from config.settings import resolve_settings
 
     with tempfile.TemporaryDirectory() as scratch, temporary_settings(
         updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.lexicons import actor_dictionary, agent_nouns, cameo_codes, coder_rules, verb_lexicon
+from lexicons.loaders import actor_dictionary, agent_nouns, cameo_codes, coder_rules, verb_lexicon
 from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
 from transforms.events import Lexicon, coded_events
 from transforms.nlp import Parsed, parsed_documents

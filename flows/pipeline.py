@@ -17,14 +17,14 @@ from prefect.states import Completed
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.fetch import Fetched, fetch_url
-from flows.settings import Settings, is_url, settings_from_json
-from flows.sources import Extracted, extracted_records, read_document
+from readers.fetch import Fetched, fetch_url
+from config.settings import Settings, is_url, settings_from_json
+from readers.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
-from flows.gazetteer import gazetteer
+from lexicons.gazetteer import gazetteer
 from flows.scaleout import task_runner
-from flows.tone_lexicon import tone_lexicon
+from lexicons.tone import tone_lexicon
 from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
 from transforms.dates import resolved_event_dates

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from flows.settings import Settings
+from config.settings import Settings
 
 TASK_RUNNERS = ("default", "dask")
 

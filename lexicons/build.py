@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from spacy.lang.en.stop_words import STOP_WORDS  # noqa: E402
 
-from flows.lexicons import (  # noqa: E402
+from lexicons.loaders import (  # noqa: E402
     LABEL_OF_KIND, ActorEntry, natural_case, petrarch_actor_entries, petrarch_agent_entries,
 )
 

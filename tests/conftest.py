@@ -38,7 +38,7 @@ def newsflow(*args: str):
     """The `newsflow` CLI run in-process with the given arguments (wide terminal for messages)."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.app import app
 
     return CliRunner(env={"COLUMNS": "400"}).invoke(app, list(args))
 

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from flows.coding import resources
 from flows.pipeline import DASK_CHUNK_BATCHES
 from flows.scaleout import TaskRunnerUnusable, checked_task_runner
-from flows.settings import Settings, resolve_settings
+from config.settings import Settings, resolve_settings
 from schemas import NER_SPANS, TOKENS, TABLES
 from tests.conftest import SEEDS, newsflow, shared_data
 from transforms.nlp import Parsed, combined_parse, parsed_documents
@@ -243,7 +243,7 @@ def test_a_deployment_run_with_dask_settings_parses_on_the_cluster(prefect_serve
     """`newsflow serve`/`deploy` runs load the flow from its entrypoint with the default runner: the
     settings alone (as a config file's `task_runner = "dask"` gives them) send the model to Dask."""
     from flows.pipeline import newsflow_run
-    from flows.settings import settings_from_json, settings_to_json
+    from config.settings import settings_from_json, settings_to_json
 
     local, client = cluster
     settings = resolve_settings(env={}, inputs=[str(SEEDS)], warehouse=tmp_path / "wh", task_runner="dask",

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from flows.lexicons import coder_rules
+from lexicons.loaders import coder_rules
 from schemas import CODED_EVENTS, TOKENS
 from transforms.events import (
     CODER_VERSION,

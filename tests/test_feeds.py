@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.feeds import feed_records
+from readers.feeds import feed_records
 from schemas import RAW_RECORDS
 from tests.conftest import shared_data
 

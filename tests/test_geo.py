@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.gazetteer import GAZETTEER, gazetteer
+from lexicons.gazetteer import GAZETTEER, gazetteer
 from transforms.geo import ACTION_GEOGRAPHY, action_geography
 
 PLACES = pl.Schema({"event_key": pl.String, "place_text": pl.String, "scope": pl.String, "position": pl.Int32})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from flows.lexicons import (
+from lexicons.loaders import (
     ACTORS_SCHEMA, AGENTS_SCHEMA, CAMEO_CODES_SCHEMA, VERBS_SCHEMA,
     actor_dictionary, agent_nouns, cameo_codes, verb_lexicon,
 )
@@ -120,7 +120,7 @@ def test_malformed_user_line_names_file_and_line(tmp_path, file, text, match):
 
 
 def test_coder_rules_load_every_list_the_coder_reads():
-    from flows.lexicons import coder_rules
+    from lexicons.loaders import coder_rules
     from transforms.events import FEATURES
 
     rules = coder_rules()
@@ -133,7 +133,7 @@ def test_coder_rules_load_every_list_the_coder_reads():
 
 
 def test_coder_rules_codes_exist_in_the_codebook():
-    from flows.lexicons import coder_rules
+    from lexicons.loaders import coder_rules
 
     rules = coder_rules()
     codes = set(cameo_codes()["event_code"])
@@ -144,7 +144,7 @@ def test_coder_rules_codes_exist_in_the_codebook():
 def test_coder_rules_name_the_missing_key(tmp_path):
     import tomllib
 
-    from flows.lexicons import LEXICONS, coder_rules
+    from lexicons.loaders import LEXICONS, coder_rules
 
     data = (LEXICONS / "coder.toml").read_text(encoding="utf-8")
     broken = tmp_path / "coder.toml"

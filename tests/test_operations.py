@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.config import ConfigError, load_config
-from flows.settings import resolve_settings, settings_from_json, settings_to_json
+from config.project import ConfigError, load_config
+from config.settings import resolve_settings, settings_from_json, settings_to_json
 from tests.conftest import ROOT, newsflow
 from transforms.runs import run_report
 from warehouse.lock import WarehouseBusy, holder, is_locked, run_lock

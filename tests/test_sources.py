@@ -10,7 +10,7 @@ from pathlib import PurePath
 import polars as pl
 import pytest
 
-from flows.sources import extracted_records, input_files
+from readers.sources import extracted_records, input_files
 from tests.conftest import SEED_FILE, shared_data
 from transforms.normalize import articles_from_records
 
@@ -89,7 +89,7 @@ def test_a_json_array_file_is_read_item_by_item(tmp_path):
 def test_a_gzip_bomb_is_rejected_not_expanded(tmp_path):
     import gzip
 
-    from flows.sources import MAX_DOCUMENT_BYTES
+    from readers.sources import MAX_DOCUMENT_BYTES
 
     bomb = _write(tmp_path, "feed.xml.gz", gzip.compress(b"<rss>" + b" " * (MAX_DOCUMENT_BYTES + 1)))
     out = extracted_records([bomb])

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from flows.web import create_app
+from web.app import create_app
 from warehouse.reader import SQL_ROW_LIMIT, SQL_TIME_LIMIT, read_only_connection
 from warehouse.lake import Lake
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.tone_lexicon import TONE_LEXICON, tone_lexicon
+from lexicons.tone import TONE_LEXICON, tone_lexicon
 from transforms.tone import ARTICLE_TONE, article_tone
 
 LEXICON = pl.LazyFrame(

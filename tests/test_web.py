@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from polars.testing import assert_frame_equal
 
-from flows.web import create_app
+from web.app import create_app
 from schemas import SLICING, TABLES
 from tests.conftest import newsflow
 from warehouse.reader import Filters, Reader, filtered_query

@@ -1,5 +1,5 @@
 """Reading the warehouse for others: locked-down read-only connections, table facts, streamed
-downloads and SQL with a row and a time limit. Used by the web service (`flows/web.py`).
+downloads and SQL with a row and a time limit. Used by the web service (`web/app.py`).
 
 Every connection here is a private in-memory DuckDB instance that attaches the lake read-only
 (`warehouse.lake.Lake.connect`) at its last committed snapshot (or the one asked for with
@@ -330,7 +330,7 @@ class Reader:
     """Read access to one warehouse folder for the web service; a new connection per call."""
 
     root: Path
-    catalog: str = ""  # see flows.settings.Settings.catalog / data_path
+    catalog: str = ""  # see config.settings.Settings.catalog / data_path
     data_path: str = ""
     sql_row_limit: int = SQL_ROW_LIMIT
     sql_time_limit: float = SQL_TIME_LIMIT

@@ -53,7 +53,7 @@ def _sql(name: str) -> str:
 
 def _views_sql() -> str:
     """The analyst views, with the coder's documented confidence threshold filled in."""
-    from flows.lexicons import coder_rules
+    from lexicons.loaders import coder_rules
 
     return _sql("views").replace("{view_threshold}", repr(float(coder_rules().view_threshold)))
 

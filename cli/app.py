@@ -48,7 +48,7 @@ class IfRunning(str, enum.Enum):
 
 def _config(path: Optional[Path], required: bool = False):
     """The project config: the given file, else ./newsflow.toml if present (None when absent)."""
-    from flows.config import CONFIG_FILE, ConfigError, load_config
+    from config.project import CONFIG_FILE, ConfigError, load_config
 
     if path is None:
         if not Path(CONFIG_FILE).is_file():
@@ -87,7 +87,7 @@ def _prefect_defaults() -> None:
 
 def _warehouse_root(warehouse: Optional[Path]) -> Path:
     """The warehouse folder: the flag, else NEWSFLOW_WAREHOUSE, else ./newsflow.toml's, else ./warehouse."""
-    from flows.settings import resolve_settings
+    from config.settings import resolve_settings
 
     project = _config(None)
     return resolve_settings(config=project.run if project else None, warehouse=warehouse).warehouse
@@ -95,7 +95,7 @@ def _warehouse_root(warehouse: Optional[Path]) -> Path:
 
 def _store(warehouse: Optional[Path], catalog: Optional[str] = None, data_path: Optional[str] = None):
     """The warehouse the flags, NEWSFLOW_* variables and ./newsflow.toml name (folder, catalog, data path)."""
-    from flows.settings import resolve_settings
+    from config.settings import resolve_settings
     from warehouse.store import Warehouse
 
     project = _config(None)
@@ -148,7 +148,7 @@ def run(
     ] = None,
 ) -> None:
     """Read articles, extract entities and events, validate and load them into the warehouse."""
-    from flows.settings import is_url, sources_from_file
+    from config.settings import is_url, sources_from_file
 
     if sources is not None:
         if not sources.is_file():
@@ -164,7 +164,7 @@ def run(
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.pipeline import newsflow_run
-    from flows.settings import resolve_settings
+    from config.settings import resolve_settings
     from warehouse.store import Warehouse
 
     project = _config(config)
@@ -218,7 +218,7 @@ def run(
 def _scheduled(config: Optional[Path], warehouse: Optional[Path], catalog: Optional[str] = None,
                data_path: Optional[str] = None):
     """The config (which must have a cron schedule) and the settings its runs use."""
-    from flows.settings import resolve_settings, settings_to_json
+    from config.settings import resolve_settings, settings_to_json
 
     project = _config(config, required=True)
     if not project.schedule.cron:
@@ -334,7 +334,7 @@ def deploy(
     from prefect.schedules import Cron
 
     from flows.pipeline import newsflow_run
-    from flows.settings import PROJECT_ROOT
+    from config.settings import PROJECT_ROOT
 
     pool = work_pool or project.schedule.work_pool
     _ensure_process_pool(pool)
@@ -462,7 +462,7 @@ def web(
     """Serve the warehouse: a page to browse and download tables, a JSON API and read-only SQL.
 
     Reads open the database read-only per request, so runs and readers never wait for each other."""
-    from flows.web import is_loopback
+    from web.app import is_loopback
 
     if not token and not is_loopback(host):
         raise typer.BadParameter(
@@ -470,7 +470,7 @@ def web(
             f"pass --token or set NEWSFLOW_WEB_TOKEN", param_hint="--host")
     import uvicorn
 
-    from flows.web import create_app
+    from web.app import create_app
 
     store = _store(warehouse, catalog, data_path)
     if not store.exists():
@@ -509,7 +509,7 @@ def maintain(
     ] = None,
 ) -> None:
     """Merge small data files, expire snapshots past retention, delete files no snapshot reads."""
-    from flows.settings import resolve_settings
+    from config.settings import resolve_settings
     from warehouse.lock import run_lock
     from warehouse.store import Warehouse, WarehouseMissing
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.settings import Settings, is_url
+from config.settings import Settings, is_url
 
 CONFIG_FILE = "newsflow.toml"
 # Names in the file that differ from the Settings field they set.

@@ -100,7 +100,7 @@ def settings_from_json(values: Mapping) -> Settings:
 
 
 def resolve_settings(env: Mapping[str, str] | None = None, config: Mapping | None = None, **overrides) -> Settings:
-    """Settings from defaults, then `config` (a config file's [run] values, see flows.config),
+    """Settings from defaults, then `config` (a config file's [run] values, see config.project),
     then `NEWSFLOW_<FIELD>` variables of `env`, then non-None `overrides`."""
     env = os.environ if env is None else env
     settings = replace(Settings(inputs=_default_inputs()), **(config or {}))

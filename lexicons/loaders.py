@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-LEXICONS = Path(__file__).resolve().parents[1] / "lexicons"
+LEXICONS = Path(__file__).resolve().parent  # this package holds the data files too
 
 CAMEO_CODES_SCHEMA = pl.Schema({
     "event_code": pl.String, "name": pl.String, "goldstein": pl.Float64,

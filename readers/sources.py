@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 from charset_normalizer import from_bytes
 
-from flows.feeds import feed_records
+from readers.feeds import feed_records
 from schemas import RAW_RECORDS
 from transforms.html import page_fields
 from transforms.parse import record_fields

@@ -181,7 +181,7 @@ AS_OF = ("Read the warehouse as it was: a run id (its snapshot) or a timestamp (
 def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = SQL_ROW_LIMIT,
                sql_time_limit: float = SQL_TIME_LIMIT, catalog: str = "", data_path: str = "") -> FastAPI:
     """The web service over the warehouse folder `warehouse` (with its `catalog` and `data_path`,
-    see flows.settings); with `token`, every route but /healthz requires it."""
+    see config.settings); with `token`, every route but /healthz requires it."""
     reader = Reader(Path(warehouse), catalog, data_path, sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     app = FastAPI(

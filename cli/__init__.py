@@ -1,0 +1,1 @@
+"""The `newsflow` command line (cli.app)."""

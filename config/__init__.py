@@ -1,0 +1,1 @@
+"""Settings (config.settings) and the project config file newsflow.toml (config.project)."""

@@ -1,0 +1,1 @@
+"""Input readers: files and folders, feeds, web pages, and HTTP fetches, into raw records (I/O)."""
