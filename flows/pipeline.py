@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -41,7 +42,9 @@ from transforms.geo import action_geography
 from transforms.nlp import Parsed, combined_parse, parsed_documents
 from transforms.normalize import articles_from_records
 from transforms.tone import article_tone
-from transforms.quarantine import REJECTS, normalize_rejects, quarantine_records, validation_rejects
+from transforms.quarantine import (
+    REJECTS, cascaded_failures, normalize_rejects, quarantine_records, validation_rejects,
+)
 from transforms.runs import planned_articles, run_report, validation_result_rows
 from warehouse.lock import run_lock
 from warehouse.store import RunTables, Warehouse
@@ -341,6 +344,51 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     return summary
 
 
+@dataclass(frozen=True)
+class TableStep:
+    """One table of a chunk, declared: its candidate rows (with their check columns), made from the
+    good rows of the steps before it; its expectation suite is the table's (schemas/); its
+    quarantine rows take `source` as their source_uri and the row as JSON as their payload."""
+
+    table: str
+    candidates: Callable[[dict[str, pl.DataFrame]], pl.DataFrame]
+    source: pl.Expr = field(default_factory=lambda: pl.col("source_uri"))
+
+
+@dataclass
+class Walked:
+    frames: dict[str, pl.DataFrame]  # candidates per table
+    failures: dict[str, pl.DataFrame]  # key, reason: failed expectations and what they took with them
+    good: dict[str, pl.DataFrame]  # the table's columns, the rows to load
+    validations: list[TableValidation]
+    rejects: pl.LazyFrame
+    steps: dict[str, dict[str, int]]  # per table: in = out + quarantined
+
+
+def walk_tables(validator: Validator, steps: list[TableStep]) -> Walked:
+    """Validate each declared table in order, then quarantine what the failures take with them
+    (transforms.quarantine.cascaded_failures): every candidate row ends loaded or quarantined."""
+    frames, failures, good, validations = {}, {}, {}, []
+    for step in steps:
+        frame = step.candidates(good)
+        key = TABLES[step.table].key[0]
+        validation = validate(validator, step.table, frame)
+        validations.append(validation)
+        frames[step.table], failures[step.table] = frame, validation.failures_frame(key)
+        good[step.table] = frame.join(failures[step.table], on=key, how="anti", maintain_order="left")
+    keys = {name: TABLES[name].key[0] for name in frames}
+    failures = cascaded_failures(frames, failures, keys)
+    good = {name: conformed(frame.join(failures[name], on=keys[name], how="anti", maintain_order="left"), TABLES[name])
+            for name, frame in frames.items()}
+    rejects = pl.concat([
+        validation_rejects(frames[s.table].lazy().with_columns(source_uri=s.source), failures[s.table].lazy(),
+                           keys[s.table]) for s in steps
+    ])
+    counts = {name: {"in": frames[name].height, "out": good[name].height, "quarantined": failures[name].height}
+              for name in frames}
+    return Walked(frames, failures, good, validations, rejects, counts)
+
+
 KNOWN_COLUMNS = ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of", "ingested_at"]
 
 
@@ -415,52 +463,32 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
 
     # Copies are loaded (each keeps its provenance) but not sent to the language model again.
     documents, language = extract_language(to_load.filter(pl.col("duplicate_of").is_null()), settings)
-    mentions = language.mentions
-    with_sources = mention_checks(mentions.lazy(), to_load.lazy()).join(
-        to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
-    ).collect()
-    mention_validation = validate(validator, "entity_mentions", with_sources)
-    good_mentions = mentions.join(_failed(mention_validation, "mention_id").collect(), on="mention_id", how="anti",
-                                  maintain_order="left")
-    entity_rows = entities(good_mentions.lazy()).collect()
-    entity_validation = validate(validator, "entities", entity_rows)
-    failed_entities = _failed(entity_validation, "entity_id").collect()
-    good_entities = entity_rows.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
-    good_mentions = good_mentions.join(failed_entities, on="entity_id", how="anti", maintain_order="left")
-
     event_mentions, event_candidates = code_events(documents, language, to_load, settings)
     codebook = _resources(settings).codebook
-    checked_events = event_checks(event_candidates.lazy(), codebook.lazy()).collect()
-    event_validation = validate(validator, "events", checked_events)
-    failed_events = _failed(event_validation, "event_id").collect()
-    good_events = event_candidates.join(failed_events, on="event_id", how="anti", maintain_order="left")
-    event_mentions_checked = event_mention_checks(event_mentions.lazy(), to_load.lazy(), good_events.lazy()).join(
-        to_load.lazy().select("article_id", "source_uri"), on="article_id", how="left", maintain_order="left"
-    ).collect()
-    event_mention_validation = validate(validator, "event_mentions", event_mentions_checked)
-    good_event_mentions = event_mentions.join(_failed(event_mention_validation, "mention_id").collect(),
-                                              on="mention_id", how="anti", maintain_order="left")
-    # An event all of whose mentions failed is not published either.
-    good_events = good_events.join(good_event_mentions.select("event_id").unique(), on="event_id", how="semi",
-                                   maintain_order="left")
-
+    with_source = to_load.lazy().select("article_id", "source_uri")
+    walked = walk_tables(validator, [
+        TableStep("entity_mentions", lambda good: mention_checks(language.mentions.lazy(), to_load.lazy()).join(
+            with_source, on="article_id", how="left", maintain_order="left").collect()),
+        # entities and events are derived from many articles: their quarantine rows name what they came from
+        TableStep("entities", lambda good: entities(good["entity_mentions"].lazy()).collect(),
+                  source=pl.lit("derived:entity_mentions")),
+        TableStep("events", lambda good: event_checks(event_candidates.lazy(), codebook.lazy()).collect(),
+                  source=pl.lit("derived:event_mentions")),
+        TableStep("event_mentions", lambda good: event_mention_checks(
+            event_mentions.lazy(), to_load.lazy(), good["events"].lazy()).join(
+            with_source, on="article_id", how="left", maintain_order="left").collect()),
+    ])
+    good_mentions, good_entities = walked.good["entity_mentions"], walked.good["entities"]
+    good_event_mentions, good_events = walked.good["event_mentions"], walked.good["events"]
     rejects = pl.concat([
         pl.DataFrame(extract_rejects, schema=REJECTS).lazy(),
         normalize_rejects(normalized.lazy()),
         validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
-        validation_rejects(with_sources.lazy(), _failed(mention_validation, "mention_id"), "mention_id"),
-        # entities are derived from many articles; their rejects name the table they were derived from
-        validation_rejects(entity_rows.lazy().with_columns(source_uri=pl.lit("derived:entity_mentions")),
-                           failed_entities.lazy(), "entity_id"),
-        validation_rejects(event_mentions_checked.lazy(), _failed(event_mention_validation, "mention_id"),
-                           "mention_id"),
-        validation_rejects(checked_events.lazy().with_columns(source_uri=pl.lit("derived:event_mentions")),
-                           failed_events.lazy(), "event_id"),
+        walked.rejects,
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
     quarantine_validation = validate(validator, "quarantine", quarantine)
-    validations = [checked, mention_validation, entity_validation, event_mention_validation, event_validation,
-                   quarantine_validation]
+    validations = [checked, *walked.validations, quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
     failed_rows = results.filter(~pl.col("success"))
     normalize_rejected = normalized.filter(pl.col("reject_reason").is_not_null()).height
@@ -469,10 +497,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
                     "quarantined": len(extract_rejects)},
         "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
                      "quarantined": normalize_rejected + compared.height - good.height},
-        "entity_mentions": {"in": mentions.height, "out": good_mentions.height,
-                            "quarantined": mentions.height - good_mentions.height},
-        "event_mentions": {"in": event_mentions.height, "out": good_event_mentions.height,
-                           "quarantined": event_mentions.height - good_event_mentions.height},
+        **{name: counts for name, counts in walked.steps.items() if name not in ("entities", "events")},
     }
     total.add(
         counts={"articles_new": to_load.filter(pl.col("change") == "new").height,
@@ -484,10 +509,9 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         by_stage=dict(quarantine.group_by("stage").len().iter_rows()),
         steps=steps,
         failed=failed_rows.select("table_name", "expectation", "column_name", "unexpected_count").to_dicts(),
-        distinct={"entities": {"in": entity_rows["entity_id"], "out": good_entities["entity_id"],
-                               "quarantined": failed_entities["entity_id"]},
-                  "events": {"in": event_candidates["event_id"], "out": good_events["event_id"],
-                             "quarantined": failed_events["event_id"]}},
+        distinct={name: {"in": walked.frames[name][key], "out": walked.good[name][key],
+                         "quarantined": walked.failures[name][key]}
+                  for name, key in (("entities", "entity_id"), ("events", "event_id"))},
     )
     result_rows = validation_result_rows(
         results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id,

@@ -81,3 +81,13 @@ def test_a_chunked_rerun_over_the_same_input_changes_nothing(warehouses, inputs)
     for name in ("articles", "entity_mentions", "entities", "event_mentions", "events"):
         assert before[name].equals(after[name]), name
     assert store.query("SELECT count(*) FROM runs").item() == 2
+
+
+def test_every_step_of_a_run_balances(warehouses):
+    """Rows in = loaded + unchanged + quarantined, for every step of the run's summary."""
+    for label, warehouse in warehouses.items():
+        (counts,) = Warehouse(warehouse).query("SELECT counts FROM runs ORDER BY started_at LIMIT 1")["counts"]
+        steps = json.loads(counts)["steps"]
+        assert set(steps) >= {"records", "articles", "entity_mentions", "entities", "event_mentions", "events"}
+        for step, c in steps.items():
+            assert c["in"] == c["out"] + c.get("unchanged", 0) + c["quarantined"], (label, step, c)

@@ -51,3 +51,44 @@ def quarantine_records(rejects: pl.LazyFrame, run_id: str, seen_at: datetime) ->
         .unique("quarantine_id", keep="first", maintain_order=True)
         .select(QUARANTINE.columns)
     )
+
+
+# How the run's tables hang together, for the rows a rejection elsewhere takes with it:
+# (child table, column, parent table). A child row whose parent was rejected is rejected too, and
+# a parent that `NEEDS_A_CHILD` with no child row left is rejected.
+REQUIRES_PARENT = (("entity_mentions", "entity_id", "entities"), ("event_mentions", "event_id", "events"))
+NEEDS_A_CHILD = (("events", "event_id", "event_mentions"),)
+_SINGULAR = {"entities": "entity", "events": "event"}
+
+
+def cascaded_failures(frames: dict[str, pl.DataFrame], failures: dict[str, pl.DataFrame],
+                      keys: dict[str, str]) -> dict[str, pl.DataFrame]:
+    """`failures` (table -> key, reason) grown by the cascades above, until nothing changes: every
+    row that will not be loaded has a reason, so each table's rows in = out + quarantined."""
+    failures = {name: failures.get(name, pl.DataFrame(schema={keys[name]: pl.String, "reason": pl.String}))
+                for name in frames}
+    changed = True
+    while changed:
+        changed = False
+        for child, column, parent in REQUIRES_PARENT:
+            key = keys[child]
+            parents = failures[parent].select(pl.col(keys[parent]).alias(column), pl.col("reason").alias("_why"))
+            hit = (frames[child].select(key, column)
+                   .join(failures[child], on=key, how="anti")
+                   .join(parents, on=column, how="inner")
+                   .select(key, reason=pl.format("its {} {} was quarantined ({})", pl.lit(_SINGULAR[parent]),
+                                                 pl.col(column), pl.col("_why"))))
+            if hit.height:
+                failures[child] = pl.concat([failures[child], hit.unique(key, keep="first", maintain_order=True)])
+                changed = True
+        for parent, column, child in NEEDS_A_CHILD:
+            key = keys[parent]
+            alive = frames[child].join(failures[child], on=keys[child], how="anti").select(column).unique()
+            hit = (frames[parent].select(key)
+                   .join(failures[parent], on=key, how="anti")
+                   .join(alive.rename({column: key}), on=key, how="anti")
+                   .with_columns(reason=pl.lit(f"no row of {child} is left for it (all were quarantined)")))
+            if hit.height:
+                failures[parent] = pl.concat([failures[parent], hit])
+                changed = True
+    return failures
