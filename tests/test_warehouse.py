@@ -259,3 +259,18 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
     # a run after the migration adds to what was migrated
     store.publish("r1", _run("r1", T0))
     assert store.query("SELECT count(*) FROM articles").item() == 2
+
+
+def test_counts_grow_with_new_articles_and_are_recomputed_when_one_changes(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))  # a1 mentions Qatar
+    second = _run("r2", T1, text="Qatar hosts talks.", mentions=(("Qatar", 0, 5),))
+    second = RunTables(**{**second.__dict__, "articles": second.articles.with_columns(article_id=pl.lit("a2")),
+                          "entity_mentions": second.entity_mentions.with_columns(
+                              article_id=pl.lit("a2"), mention_id=pl.lit("m-Qatar-a2"))})
+    store.publish("r2", second)  # a new article: counts added
+    assert store.query("SELECT mention_count, article_count FROM entities WHERE name = 'Qatar'").row(0) == (2, 2)
+    # a1 changes and no longer names Qatar: its count is recomputed from what is stored
+    store.publish("r3", _run("r3", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
+    assert store.query("SELECT name, mention_count, article_count FROM entities ORDER BY name").rows() == [
+        ("Egypt", 1, 1), ("Qatar", 1, 1)]

@@ -34,6 +34,7 @@ __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Wareh
 PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
 EXPORT_FORMATS = ("parquet", "csv")
 RETENTION_DAYS = 30
+TARGET_FILE_SIZE = 16_000_000  # bytes: data files merge up to this size (see Warehouse.maintain)
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -250,6 +251,51 @@ class Warehouse:
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
         articles = f"(SELECT article_id FROM {_staged(staged['articles'])})"
+        (stored,) = con.execute(f"SELECT count(*) FROM articles WHERE article_id IN {articles}").fetchone()
+        if stored:
+            Warehouse._load_changes(con, staged, articles)
+        else:
+            Warehouse._load_new(con, staged)
+        con.execute(_views_sql())
+        con.execute(_merge(QUARANTINE, staged["quarantine"],
+                           _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
+        # A run id names one snapshot: committing it twice is an error (and rolls back everything above).
+        con.execute(f"SELECT error('run ' || run_id || ' is already in the warehouse (snapshot ' || snapshot_id || ')') "
+                    f"FROM runs WHERE run_id IN (SELECT run_id FROM {_staged(staged['runs'])})")
+        con.execute(f"INSERT INTO runs BY NAME SELECT * REPLACE ({int(snapshot)}::BIGINT AS snapshot_id) "
+                    f"FROM {_batch(RUNS, staged['runs'])}")
+        con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM {_batch(VALIDATION_RESULTS, staged['validation_results'])}")
+        con.execute(_merge(FETCH_STATE, staged["fetch_state"], _non_key(FETCH_STATE)))
+
+    @staticmethod
+    def _load_new(con: duckdb.DuckDBPyConnection, staged: dict[str, Path]) -> None:
+        """Every staged article is new (the usual scheduled run): its rows are appended, with no
+        scan of the stored mentions, and entity counts grow by what the run adds."""
+        con.execute(f"INSERT INTO articles BY NAME SELECT * FROM {_batch(ARTICLES, staged['articles'])}")
+        for mentions in (ENTITY_MENTIONS, EVENT_MENTIONS):
+            con.execute(f"INSERT INTO {mentions.name} BY NAME SELECT * FROM "
+                        f"{_batch(mentions, staged[mentions.name], staged['articles'])}")
+        counted = {c: duckdb_type(ENTITIES.schema[c]) for c in ("mention_count", "article_count")}
+        added = (f"(SELECT entity_id, count(*) AS mention_count, count(DISTINCT article_id) AS article_count "
+                 f"FROM {_batch(ENTITY_MENTIONS, staged['entity_mentions'], staged['articles'])} GROUP BY entity_id)")
+        columns = list(ENTITIES.schema)
+        con.execute(
+            f"MERGE INTO entities AS t USING (SELECT e.* REPLACE ("
+            + ", ".join(f"CAST(d.{c} AS {t}) AS {c}" for c, t in counted.items())
+            + f") FROM {_batch(ENTITIES, staged['entities'])} AS e JOIN {added} AS d USING (entity_id)) AS s "
+            f"ON t.entity_id = s.entity_id WHEN MATCHED THEN UPDATE SET "
+            + ", ".join(f"{c} = t.{c} + s.{c}" for c in counted)
+            + f" WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('s.' + c for c in columns)})")
+        # Event counts include distinct sources and tone: recomputed for the run's events.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE touched_events AS SELECT DISTINCT event_id FROM "
+                    f"{_staged(staged['event_mentions'])}")
+        con.execute(_merge(EVENTS, staged["events"]))
+        con.execute(_sql("refresh_event_counts"))
+
+    @staticmethod
+    def _load_changes(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], articles: str) -> None:
+        """Some staged articles are stored already (changed): their mentions are replaced and the
+        counts of every entity and event they touch, before or after, recomputed."""
         # What the counts of this run depend on: the entities and events of the staged mentions,
         # and those the staged articles' stored mentions pointed to before they are replaced.
         for kind, mentions in (("entities", ENTITY_MENTIONS), ("events", EVENT_MENTIONS)):
@@ -274,16 +320,6 @@ class Warehouse:
         con.execute(_sql("refresh_entity_counts"))
         con.execute(_merge(EVENTS, staged["events"]))
         con.execute(_sql("refresh_event_counts"))
-        con.execute(_views_sql())
-        con.execute(_merge(QUARANTINE, staged["quarantine"],
-                           _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
-        # A run id names one snapshot: committing it twice is an error (and rolls back everything above).
-        con.execute(f"SELECT error('run ' || run_id || ' is already in the warehouse (snapshot ' || snapshot_id || ')') "
-                    f"FROM runs WHERE run_id IN (SELECT run_id FROM {_staged(staged['runs'])})")
-        con.execute(f"INSERT INTO runs BY NAME SELECT * REPLACE ({int(snapshot)}::BIGINT AS snapshot_id) "
-                    f"FROM {_batch(RUNS, staged['runs'])}")
-        con.execute(f"INSERT INTO validation_results BY NAME SELECT * FROM {_batch(VALIDATION_RESULTS, staged['validation_results'])}")
-        con.execute(_merge(FETCH_STATE, staged["fetch_state"], _non_key(FETCH_STATE)))
 
     # --- snapshots -----------------------------------------------------------------------------
 
@@ -327,6 +363,11 @@ class Warehouse:
         """Merge small data files, expire snapshots older than `retention_days`, delete the files
         no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired)."""
         with self.connect(read_only=False) as con:
+            # Files reach at most TARGET_FILE_SIZE by merging, and are never rewritten after: a
+            # bigger target would rewrite an ever larger file every run.
+            current = dict(con.execute(f"SELECT option_name, value FROM ducklake_options({_literal(CATALOG)})").fetchall())
+            if current.get("target_file_size") != str(TARGET_FILE_SIZE):
+                con.execute(f"CALL {CATALOG}.set_option('target_file_size', '{TARGET_FILE_SIZE // 1000}KB')")
             # Small writes are kept in the catalog (data inlining) until flushed into files here.
             con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
             before = _file_count(con)
