@@ -14,12 +14,13 @@
    and maintenance (`maintain`). Best of --repeat.
 Prints seconds per size and the ratio largest / smallest (goal: <= 1.5).
 
-    .venv/bin/python benchmarks/scale.py --memory [--fraction 0.1]
+    .venv/bin/python benchmarks/scale.py --memory [--fraction 0.1] [--chunk-size 250]
 
-Peak memory of a whole `newsflow run` command (the run's process and its spaCy workers, summed,
-sampled every 0.2 s) over the corpus of ../shared/data/corpus/ (2,520 distinct articles), and over
-the first --fraction of each of its files, each into a fresh lake; prints the ratio (goal: <= 1.3
-for 10x the input). Distinct articles, not copies: copies would be flagged as duplicates and
+Peak memory of a whole `newsflow run` command (the run's process, its Prefect server and its spaCy
+workers, summed, sampled every 0.2 s) over the corpus of ../shared/data/corpus/ (2,520 distinct
+articles), and over the first --fraction of each of its files, each into a fresh lake, both with
+--chunk-size records per chunk (250: the small input is one chunk, the full one ten); prints the
+ratio (goal: <= 1.3 for 10x the input). Distinct articles, not copies: copies would be flagged as duplicates and
 never reach the language model.
 """
 
@@ -171,14 +172,16 @@ def _warehouse_part(warehouse: Path, template: Path, n: int) -> dict[str, float]
     return timings
 
 
-def _peak_rss(command: list[str]) -> tuple[float, float, str]:
-    """Seconds and peak RSS (MiB, the process tree summed) of a command; its output's last lines."""
+def _peak_rss(command: list[str], env: dict | None = None) -> tuple[float, float, str, dict[str, float]]:
+    """Seconds and peak RSS (MiB, the process tree summed) of a command, its output, and the peak
+    of each kind of process in the tree (the run itself, the Prefect server, spaCy workers)."""
     import psutil
 
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     root = psutil.Process(process.pid)
     peak = 0
+    kinds: dict[str, float] = {}
     output: list[str] = []
     import threading
 
@@ -187,17 +190,26 @@ def _peak_rss(command: list[str]) -> tuple[float, float, str]:
     while process.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            sizes = [(p, p.memory_info().rss) for p in tree if p.is_running()]
+            peak = max(peak, sum(size for _, size in sizes))
+            for process_, size in sizes:
+                line = " ".join(process_.cmdline())
+                kind = ("the run" if process_.pid == root.pid else "prefect server" if "prefect" in line and "server" in line
+                        else "spacy/multiprocessing worker" if "multiprocessing" in line else "other")
+                kinds[kind] = max(kinds.get(kind, 0), size / 2**20)
         except psutil.Error:
             pass
         time.sleep(0.2)
     reader.join()
     if process.returncode != 0:
         raise SystemExit("".join(output[-40:]))
-    return time.perf_counter() - started, peak / 2**20, "".join(output[-16:])
+    return time.perf_counter() - started, peak / 2**20, "".join(output), kinds
 
 
-def memory(fraction: float) -> None:
+def memory(fraction: float, chunk_size: int) -> None:
+    import os
+
+    env = {**os.environ, "NEWSFLOW_CHUNK_SIZE": str(chunk_size)}
     corpus = CORPUS.parent
     with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
         small = Path(tmp) / "small"
@@ -216,10 +228,12 @@ def memory(fraction: float) -> None:
                 (small / path.name).write_text("".join(kept[:max(1, int(len(kept) * fraction))]), encoding="utf-8")
         results = {}
         for label, inputs in (("small", small), ("full", corpus)):
-            seconds, peak, tail = _peak_rss([NEWSFLOW, "run", str(inputs), "--warehouse", str(Path(tmp) / label)])
+            seconds, peak, tail, kinds = _peak_rss([NEWSFLOW, "run", str(inputs), "--warehouse", str(Path(tmp) / label)], env)
             read = next((line.split()[-1] for line in tail.splitlines() if "records read" in line), "?")
-            results[label] = {"records": read, "seconds": round(seconds, 1), "peak_rss_mib": round(peak)}
-            print(f"{label}: {read} records in {seconds:.0f} s, peak RSS {peak:.0f} MiB", flush=True)
+            results[label] = {"records": read, "seconds": round(seconds, 1), "peak_rss_mib": round(peak),
+                              "peak_by_process_mib": {k: round(v) for k, v in kinds.items()}}
+            print(f"{label}: {read} records in {seconds:.0f} s, peak RSS {peak:.0f} MiB "
+                  f"(largest of each: {', '.join(f'{k} {v:.0f}' for k, v in kinds.items())})", flush=True)
         print(json.dumps(results))
         print(f"peak RSS, full / small corpus: {results['full']['peak_rss_mib'] / results['small']['peak_rss_mib']:.2f}x "
               f"(goal <= 1.3)")
@@ -229,13 +243,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memory", action="store_true", help="measure peak memory against input size instead")
     parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--chunk-size", type=int, default=250,
+                        help="records per chunk for both runs (the small input is then one chunk, the full one ten)")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--template-articles", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build the lakes here and keep them (default: a temporary folder)")
     args = parser.parse_args()
     if args.memory:
-        memory(args.fraction)
+        memory(args.fraction, args.chunk_size)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="newsflow-scale-"))
