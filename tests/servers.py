@@ -123,7 +123,8 @@ def seaweedfs(folder: Path) -> Iterator[S3]:
     finally:
         server.terminate()
         try:
-            server.wait(20)
+            server.wait(3)
         except subprocess.TimeoutExpired:
-            server.kill()
+            server.kill()  # weed takes ~20 s to stop its servers in turn; its folder is thrown away
+            server.wait(10)
         log.close()

@@ -20,11 +20,11 @@ STORY = ("Qatar ordered the political leaders of Hamas to leave Doha within a we
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """Three news feeds (55 articles), and one story published twice under two URLs, in files read
-    first and last, so that the copy lands in a later chunk than its original."""
+    """Two news feeds (about 35 articles), and one story published twice under two URLs, in files
+    read first and last, so that the copy lands in a later chunk than its original."""
     folder = tmp_path_factory.mktemp("chunk-inputs")
     source = shared_data("feeds", "fastfeedparser_benchmark")
-    for name in FEED_FILES:
+    for name in FEED_FILES[1:]:
         shutil.copy(source / name, folder / name)
     for name, url in (("0-first.jsonl", "https://gulf.example/qatar-hamas"),
                       ("z-last.jsonl", "https://copy.example/qatar-hamas")):
@@ -48,7 +48,7 @@ def warehouses(prefect_server, inputs, tmp_path_factory):
 def test_chunks_load_the_same_rows_as_one_chunk(warehouses):
     one, chunked = _tables(warehouses["one"]), _tables(warehouses["chunked"])
     assert sorted(one) == sorted(chunked)
-    assert one["articles"].height >= 40
+    assert one["articles"].height >= 25
     for name in one:
         if name == "validation_results":  # each chunk is validated on its own: more results, same verdicts
             continue
