@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(
-    help="newsflow: news articles -> validated DuckDB warehouse and Parquet exports.",
+    help="newsflow: news articles -> a validated DuckLake warehouse (DuckDB SQL, Parquet downloads).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -461,7 +461,7 @@ def web(
 ) -> None:
     """Serve the warehouse: a page to browse and download tables, a JSON API and read-only SQL.
 
-    Reads open the database read-only per request, so runs and readers never wait for each other."""
+    Each request reads the last committed snapshot of the lake, so runs and readers never wait for each other."""
     from web.app import is_loopback
 
     if not token and not is_loopback(host):

@@ -34,6 +34,7 @@ __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Wareh
 PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
 EXPORT_FORMATS = ("parquet", "csv")
 RETENTION_DAYS = 30
+COMMIT_MEMORY_LIMIT = "1GB"
 TARGET_FILE_SIZE = 16_000_000  # bytes: data files merge up to this size (see Warehouse.maintain)
 
 
@@ -232,6 +233,10 @@ class Warehouse:
         try:
             staged = {name: staging / "*" / f"{name}.parquet" for name in TABLES}
             with self.lake.connect(read_only=False) as con:
+                # The commit reads every chunk's staged rows at once: past this much memory DuckDB
+                # spills to the staging folder rather than growing with the run's input.
+                con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
+                con.execute(f"SET temp_directory = {_literal(staging / 'spill')}")
                 con.execute("BEGIN TRANSACTION")
                 for table in PUBLISHED.values():
                     _create_or_migrate(con, table)
