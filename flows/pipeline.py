@@ -47,7 +47,7 @@ from transforms.quarantine import (
 )
 from transforms.runs import planned_articles, run_report, validation_result_rows
 from warehouse.lock import run_lock
-from warehouse.store import RunTables, Warehouse
+from warehouse.store import MERGE_FROM_SMALL_FILES, RunTables, Warehouse
 
 
 @dataclass(frozen=True)
@@ -248,8 +248,9 @@ def load(store: Warehouse, run_id: str, docs_staging: Path) -> int:
 
 @task(cache_policy=NO_CACHE)
 def maintain(store: Warehouse, retention_days: float) -> None:
-    """Merge small files, expire snapshots past retention, delete unreferenced files."""
-    done = store.maintain(retention_days)
+    """Expire snapshots past retention and delete unreferenced files; merge small files once a
+    table has MERGE_FROM_SMALL_FILES of them (`newsflow maintain` merges whatever there is)."""
+    done = store.maintain(retention_days, merge_from=MERGE_FROM_SMALL_FILES)
     get_run_logger().info("Maintenance: data files %d -> %d, %d snapshots expired, %d files deleted",
                           done["data_files_before"], done["data_files_after"], done["snapshots_expired"],
                           done["files_deleted"])

@@ -34,6 +34,7 @@ __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Wareh
 PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
 EXPORT_FORMATS = ("parquet", "csv")
 RETENTION_DAYS = 30
+MERGE_FROM_SMALL_FILES = 8  # after a run, merge a table's small files once it has this many
 COMMIT_MEMORY_LIMIT = "1GB"
 TARGET_FILE_SIZE = 16_000_000  # bytes: data files merge up to this size (see Warehouse.maintain)
 
@@ -364,19 +365,24 @@ class Warehouse:
                 f"WHERE s.commit_message IS NOT NULL ORDER BY s.snapshot_id DESC"
             ).pl()
 
-    def maintain(self, retention_days: float = RETENTION_DAYS) -> dict[str, int]:
+    def maintain(self, retention_days: float = RETENTION_DAYS, merge_from: int = 0) -> dict[str, int]:
         """Merge small data files, expire snapshots older than `retention_days`, delete the files
-        no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired)."""
+        no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired).
+        With `merge_from`, small files are merged only once a table has that many (what a run
+        does after it commits: compaction then runs every few runs, not after each)."""
         with self.connect(read_only=False) as con:
             # Files reach at most TARGET_FILE_SIZE by merging, and are never rewritten after: a
             # bigger target would rewrite an ever larger file every run.
             current = dict(con.execute(f"SELECT option_name, value FROM ducklake_options({_literal(CATALOG)})").fetchall())
             if current.get("target_file_size") != str(TARGET_FILE_SIZE):
                 con.execute(f"CALL {CATALOG}.set_option('target_file_size', '{TARGET_FILE_SIZE // 1000}KB')")
-            # Small writes are kept in the catalog (data inlining) until flushed into files here.
-            con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
-            before = _file_count(con)
-            con.execute(f"CALL ducklake_merge_adjacent_files({_literal(CATALOG)})")
+            if not merge_from or _most_small_files(con) >= merge_from:
+                # Small writes are kept in the catalog (data inlining) until flushed into files here.
+                con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
+                before = _file_count(con)
+                con.execute(f"CALL ducklake_merge_adjacent_files({_literal(CATALOG)})")
+            else:
+                before = _file_count(con)
             expired = len(con.execute(
                 f"CALL ducklake_expire_snapshots({_literal(CATALOG)}, older_than => now() - "
                 f"to_milliseconds({int(float(retention_days) * 86_400_000)}::BIGINT))").fetchall())
@@ -522,6 +528,15 @@ def _file_count(con: duckdb.DuckDBPyConnection) -> int:
         f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
     return sum(con.execute(f"SELECT count(*) FROM ducklake_list_files({_literal(CATALOG)}, ?)", [name]).fetchone()[0]
                for name in names)
+
+
+def _most_small_files(con: duckdb.DuckDBPyConnection) -> int:
+    """The largest number of data files under TARGET_FILE_SIZE that one table has."""
+    names = [r[0] for r in con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
+    return max((con.execute(f"SELECT count(*) FROM ducklake_list_files({_literal(CATALOG)}, ?) "
+                            f"WHERE data_file_size_bytes < {TARGET_FILE_SIZE}", [name]).fetchone()[0]
+                for name in names), default=0)
 
 
 def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
