@@ -49,7 +49,8 @@ def test_a_run_on_a_postgres_catalog_with_its_data_on_object_storage(prefect_ser
                     f"SECRET '{s3.env()['NEWSFLOW_S3_SECRET']}', ENDPOINT '{s3.endpoint}', URL_STYLE 'path', "
                     f"USE_SSL false, REGION 'us-east-1')")
         objects = [r[0] for r in con.execute(f"SELECT file FROM glob('s3://{s3.bucket}/one-run/**/*.parquet')").fetchall()]
-    assert any("/articles/" in o for o in objects), objects
+    # (a table of a few rows may stay inlined in the catalog until maintenance flushes it)
+    assert any("/entity_mentions/" in o for o in objects), objects
     # a second run over the same input: a new snapshot, and as of the first run the warehouse is as it was
     second = _cli("run", str(SEEDS), "--warehouse", str(folder), env=env)
     assert second.returncode == 0, second.stderr
