@@ -103,6 +103,15 @@ def _store(warehouse: Optional[Path], catalog: Optional[str] = None, data_path: 
                                                     catalog=catalog, data_path=data_path))
 
 
+def _echo_table(frame, str_lengths: int) -> None:
+    """Print a frame whole, as a table without its shape and types."""
+    import polars as pl
+
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=str_lengths, tbl_width_chars=200,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        typer.echo(frame)
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"newsflow: {message}", err=True)
     raise typer.Exit(code)
@@ -401,9 +410,7 @@ def sql(
     elif output_format is SqlFormat.json:
         sys.stdout.write(result.write_json() + "\n")
     else:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=120, tbl_width_chars=200,
-                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-            typer.echo(result)
+        _echo_table(result, 120)
 
 
 @app.command()
@@ -484,17 +491,13 @@ def web(
 def history(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
             data_path: DataPathOption = None) -> None:
     """List the runs whose snapshots the warehouse keeps, newest first (for `sql --as-of`, `export --since`)."""
-    import polars as pl
-
     from warehouse.store import WarehouseMissing
 
     try:
         runs = _store(warehouse, catalog, data_path).history()
     except WarehouseMissing as err:
         _fail(str(err), 2)
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        typer.echo(runs)
+    _echo_table(runs, 40)
 
 
 @app.command()

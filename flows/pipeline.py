@@ -8,7 +8,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 
 import polars as pl

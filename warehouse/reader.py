@@ -365,10 +365,8 @@ class Reader:
             raise QueryRefused(str(err)) from None
 
     def connect(self, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
-        store = self.warehouse
-        if store.needs_migration():
-            store.migrate()
-        return read_only_connection(store.lake, self.snapshot(as_of))
+        """A locked-down connection (see read_only_connection) at `as_of`, else the last snapshot."""
+        return self.warehouse.connect(snapshot=self.snapshot(as_of), config=_CONNECT_CONFIG, allow_files=False)
 
     # --- what is there -------------------------------------------------------------------------
 

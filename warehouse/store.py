@@ -144,32 +144,40 @@ class Warehouse:
         """Whether the folder holds a warehouse of the single-DuckDB-file versions, not migrated yet."""
         return self.lake.legacy_file.exists() and not self.lake.exists()
 
-    def connect(self, read_only: bool = True, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(self, read_only: bool = True, snapshot: int | None = None, **options) -> duckdb.DuckDBPyConnection:
         """A connection with the lake attached as `newsflow` (read-only ones fail with
-        WarehouseMissing when there is none); an old single-file warehouse is migrated first."""
+        WarehouseMissing when there is none; `options` as for Lake.connect); an old single-file
+        warehouse is migrated first."""
         if self.needs_migration():
             self.migrate()
-        return self.lake.connect(read_only=read_only, snapshot=snapshot)
+        return self.lake.connect(read_only=read_only, snapshot=snapshot, **options)
 
     # --- what a run reads --------------------------------------------------------------------
 
-    def known_articles(self, batch: pl.DataFrame | None = None) -> pl.DataFrame:
+    def _reading(self, table: str):
+        """A read-only connection when the warehouse has `table`, else None (before the first run)."""
+        try:
+            con = self.connect()
+        except WarehouseMissing:
+            return None
+        if table in relations(con):
+            return con
+        con.close()
+        return None
+
+    def known_articles(self, batch: pl.DataFrame) -> pl.DataFrame:
         """The stored articles (article_id) change and duplicate detection need for `batch`: those
         sharing its article ids, text hashes or a SimHash block (see transforms.duplicates). The
-        lake is queried by key and hash; nothing else is loaded. Without `batch`, every article."""
+        lake is queried by key and hash; nothing else is loaded."""
         from transforms.duplicates import simhash_blocks
 
         columns = ["article_id", "content_hash", "text_hash", "simhash", "duplicate_of", "ingested_at"]
         empty = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in columns})
-        if not self.exists():
+        con = self._reading("articles")
+        if con is None:
             return empty
-        with self.connect() as con:
-            if "articles" not in relations(con):
-                return empty
+        with con:
             selected = ", ".join(f"a.{c}" for c in columns)
-            if batch is None:
-                stored = con.execute(f"SELECT {selected} FROM articles AS a").pl()
-                return stored.cast(empty.schema)
             ids = batch.select("article_id").unique().to_arrow()  # noqa: F841 (read by DuckDB by name)
             hashes = batch.select("text_hash").drop_nulls().unique().to_arrow()  # noqa: F841
             blocks = simhash_blocks(batch.lazy().select("simhash").drop_nulls()).collect().to_arrow()  # noqa: F841
@@ -184,16 +192,15 @@ class Warehouse:
             ).pl()
         return stored.cast(empty.schema).unique("article_id").sort("article_id")
 
-    def fetch_state(self, urls: list[str] | None = None) -> pl.DataFrame:
-        """One row per URL fetched before (url) with its validators for a conditional request."""
+    def fetch_state(self, urls: list[str]) -> pl.DataFrame:
+        """One row per URL of `urls` fetched before (url) with its validators for a conditional request."""
         empty = pl.DataFrame(schema=FETCH_STATE.schema)
-        if not self.exists():
+        if not urls:
             return empty
-        with self.connect() as con:
-            if "fetch_state" not in relations(con):
-                return empty
-            if urls is None:
-                return con.execute("SELECT * FROM fetch_state").pl().cast(empty.schema)
+        con = self._reading("fetch_state")
+        if con is None:
+            return empty
+        with con:
             con.register("wanted", pl.DataFrame({"url": urls}, schema={"url": pl.String}).to_arrow())
             return con.execute("SELECT f.* FROM fetch_state AS f SEMI JOIN wanted USING (url)").pl().cast(empty.schema)
 
@@ -286,7 +293,7 @@ class Warehouse:
                  f"FROM {_batch(ENTITY_MENTIONS, staged['entity_mentions'], staged['articles'])} GROUP BY entity_id)")
         columns = list(ENTITIES.schema)
         con.execute(
-            f"MERGE INTO entities AS t USING (SELECT e.* REPLACE ("
+            "MERGE INTO entities AS t USING (SELECT e.* REPLACE ("
             + ", ".join(f"CAST(d.{c} AS {t}) AS {c}" for c, t in counted.items())
             + f") FROM {_batch(ENTITIES, staged['entities'])} AS e JOIN {added} AS d USING (entity_id)) AS s "
             f"ON t.entity_id = s.entity_id WHEN MATCHED THEN UPDATE SET "
@@ -376,7 +383,7 @@ class Warehouse:
             current = dict(con.execute(f"SELECT option_name, value FROM ducklake_options({_literal(CATALOG)})").fetchall())
             if current.get("target_file_size") != str(TARGET_FILE_SIZE):
                 con.execute(f"CALL {CATALOG}.set_option('target_file_size', '{TARGET_FILE_SIZE // 1000}KB')")
-            if not merge_from or _most_small_files(con) >= merge_from:
+            if not merge_from or max((small for _, small in _data_files(con).values()), default=0) >= merge_from:
                 # Small writes are kept in the catalog (data inlining) until flushed into files here.
                 con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
                 before = _file_count(con)
@@ -522,21 +529,18 @@ def _changes_sql(con: duckdb.DuckDBPyConnection, table: Table, start: int, end: 
             f"ANTI JOIN {table.name} AS t USING ({keys})")
 
 
+def _data_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """Per table: the data files the current snapshot reads, and how many of them are under
+    TARGET_FILE_SIZE."""
+    names = [r[0] for r in con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
+    return {name: con.execute(f"SELECT count(*), count(*) FILTER (data_file_size_bytes < {TARGET_FILE_SIZE}) "
+                              f"FROM ducklake_list_files({_literal(CATALOG)}, ?)", [name]).fetchone()
+            for name in names}
+
+
 def _file_count(con: duckdb.DuckDBPyConnection) -> int:
-    """Data files the current snapshot reads, over every table."""
-    names = [r[0] for r in con.execute(
-        f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
-    return sum(con.execute(f"SELECT count(*) FROM ducklake_list_files({_literal(CATALOG)}, ?)", [name]).fetchone()[0]
-               for name in names)
-
-
-def _most_small_files(con: duckdb.DuckDBPyConnection) -> int:
-    """The largest number of data files under TARGET_FILE_SIZE that one table has."""
-    names = [r[0] for r in con.execute(
-        f"SELECT table_name FROM duckdb_tables() WHERE database_name = {_literal(CATALOG)}").fetchall()]
-    return max((con.execute(f"SELECT count(*) FROM ducklake_list_files({_literal(CATALOG)}, ?) "
-                            f"WHERE data_file_size_bytes < {TARGET_FILE_SIZE}", [name]).fetchone()[0]
-                for name in names), default=0)
+    return sum(files for files, _ in _data_files(con).values())
 
 
 def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
