@@ -56,6 +56,11 @@ class Settings:
     http_retries: int = 2  # extra attempts after a timeout, connection error or 5xx
     http_retry_delay: float = 2.0  # seconds before the first retry, doubled for each next one
     http_max_bytes: int = 20 * 1024 * 1024
+    # Seconds for a whole fetch (connect, headers and body): a server that drips bytes is cut off.
+    http_deadline: float = 60.0
+    # A text longer than this many characters is quarantined as too long; shorter ones of any
+    # length are parsed in pieces of 100,000 characters (spaCy's own limit is 1,000,000).
+    max_text_chars: int = 2_000_000
     # Extra actor dictionaries (TSV or PETRARCH format), read after the shipped one so their
     # entries win; NEWSFLOW_ACTOR_DICTIONARIES lists them separated by the OS path separator.
     actor_dictionaries: tuple[str, ...] = ()

@@ -128,9 +128,9 @@ def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings,
 
 
 @task(cache_policy=NO_CACHE)
-def normalize(records: pl.DataFrame, ingested_at: datetime) -> pl.DataFrame:
+def normalize(records: pl.DataFrame, ingested_at: datetime, max_text_chars: int) -> pl.DataFrame:
     """Parse and normalize raw records into one row per article identity."""
-    return articles_from_records(records.lazy(), ingested_at).collect()
+    return articles_from_records(records.lazy(), ingested_at, max_text_chars).collect()
 
 
 @task(cache_policy=NO_CACHE)
@@ -450,7 +450,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     chunks, parsed, coded and validated; returns its tables (no `runs` row) and adds its counts
     to `total`."""
     logger = get_run_logger()
-    normalized = normalize(records, started_at)
+    normalized = normalize(records, started_at, settings.max_text_chars)
     compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen))
     checked = validate(validator, "articles", compared.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != "")))

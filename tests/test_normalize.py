@@ -181,10 +181,50 @@ def test_nothing_is_lost_every_identity_is_an_article_or_a_reject(records):
     from transforms.quarantine import normalize_rejects
 
     out = normalized_articles(_records(records), NOW).collect()
-    rejected = normalize_rejects(out.lazy()).collect()
+    rejects = normalize_rejects(out.lazy()).collect()
     accepted = out.filter(pl.col("reject_reason").is_null())
+    # a dropped date is noted for a record that still loads; a rejected record has no such note
+    notes = rejects.filter(pl.col("reason").str.contains("the article is loaded without it"))
+    assert notes.height == accepted.filter(pl.col("date_note").is_not_null()).height
+    rejected = rejects.join(notes, on=rejects.columns, how="anti")
     first_of_identity: dict[tuple, str] = {}
     for number, record in enumerate(records, 1):
         first_of_identity.setdefault(_identity(record), f"line {number}")
     assert accepted.height + rejected.height == out.height
     assert sorted(out["record_key"]) == sorted(first_of_identity.values())
+
+
+@pytest.mark.parametrize(
+    ("published", "updated", "note"),
+    [
+        pytest.param("9999-12-31T23:59:59-12:00", None,
+                     "published date '9999-12-31T23:59:59-12:00' is outside 1990-01-01 .. the run's start: "
+                     "the article is loaded without it", id="past-year-9999-in-utc"),
+        pytest.param("1970-01-01T00:00:00Z", None, "published date '1970-01-01T00:00:00Z' is outside", id="epoch"),
+        pytest.param("2024-05-01", "2999-01-01", "updated date '2999-01-01' is outside", id="updated-in-future"),
+        pytest.param("2024-05-01", "2025-01-01", None, id="both-sane"),
+    ],
+)
+def test_dates_outside_a_sane_range_become_null_with_a_reason(published, updated, note):
+    from transforms.quarantine import normalize_rejects
+
+    out = normalized_articles(_records([{"title": "T", "text": "B", "published": published, "updated": updated}]),
+                              NOW).collect()
+    row = out.row(0, named=True)
+    assert row["reject_reason"] is None
+    rejects = normalize_rejects(out.lazy()).collect()
+    if note is None:
+        assert row["date_note"] is None and rejects.height == 0
+        assert row["published_at"] is not None and row["source_updated_at"] is not None
+        return
+    assert row["date_note"].startswith(note)
+    assert rejects["reason"].to_list() == [row["date_note"]]
+    stamp = "published_at" if note.startswith("published") else "source_updated_at"
+    assert row[stamp] is None
+
+
+def test_a_text_over_the_cap_is_rejected_as_too_long():
+    out = normalized_articles(_records([{"title": "Long", "text": "word " * 30}, {"title": "Short", "text": "ok"}]),
+                              NOW, max_text_chars=100).collect()
+    assert out["reject_reason"].to_list() == [
+        "text of 150 characters is over the cap of 100 (setting max_text_chars, NEWSFLOW_MAX_TEXT_CHARS)", None]

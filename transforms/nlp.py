@@ -18,36 +18,75 @@ class Parsed:
     tokens: pl.DataFrame  # TOKENS: one row per (doc_index, token_index)
 
 
+# Texts are parsed in pieces of at most this many characters. spaCy refuses texts over
+# nlp.max_length (1,000,000: error E088) and its parser and NER need about 1 GB of temporary memory
+# per 100,000 characters (spaCy's E088 message), so a long text is cut at paragraph, line,
+# sentence or word ends; news articles are far shorter and parse whole, as before.
+PIECE_CHARS = 100_000
+_CUTS = ("\n\n", "\n", ". ", " ")
+
+
+def text_pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """(offset in `text`, piece) for consecutive pieces of at most `limit` characters that
+    together are `text`: each cut after the last paragraph, line, sentence or word end that fits
+    in the second half of the piece, else at `limit`."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        for cut in _CUTS:
+            found = text.rfind(cut, start + limit // 2, end)
+            if found >= 0:
+                end = found + len(cut)
+                break
+        pieces.append((start, text[start:end]))
+        start = end
+    pieces.append((start, text[start:]))
+    return pieces
+
+
 def parsed_documents(nlp, texts: Sequence[str], batch_size: int = 32, n_process: int = 1,
-                     with_tokens: bool = True) -> Parsed:
+                     with_tokens: bool = True, piece_chars: int = PIECE_CHARS) -> Parsed:
     """Entity spans and (when `with_tokens`) one row per token with its sentence, lemma, POS
-    and dependency head, for each of `texts` (doc_index = position in `texts`)."""
+    and dependency head, for each of `texts` (doc_index = position in `texts`). A text longer
+    than `piece_chars` (or the model's max_length) is parsed in pieces (`text_pieces`); offsets,
+    token and sentence numbers still count from the start of the whole text."""
+    piece_chars = min(piece_chars, nlp.max_length)
     spans: dict[str, list] = {name: [] for name in NER_SPANS.names()}
     tokens: dict[str, list] = {name: [] for name in TOKENS.names()}
-    for doc_index, doc in enumerate(nlp.pipe(texts, batch_size=batch_size, n_process=n_process)):
+    owners = [(doc_index, offset) for doc_index, text in enumerate(texts)
+              for offset, _ in text_pieces(text, piece_chars)]
+    pieces = (piece for text in texts for _, piece in text_pieces(text, piece_chars))
+    token_base = sentence_base = 0
+    previous = None
+    for (doc_index, char_base), doc in zip(owners, nlp.pipe(pieces, batch_size=batch_size, n_process=n_process)):
+        if doc_index != previous:
+            token_base = sentence_base = 0
+            previous = doc_index
         sentence_of = {}
         for i, sent in enumerate(doc.sents):
-            sentence_of[sent.start] = i
+            sentence_of[sent.start] = sentence_base + i
             if with_tokens:
                 for token in sent:
                     tokens["doc_index"].append(doc_index)
-                    tokens["sentence_index"].append(i)
-                    tokens["token_index"].append(token.i)
-                    tokens["start_char"].append(token.idx)
-                    tokens["end_char"].append(token.idx + len(token.text))
+                    tokens["sentence_index"].append(sentence_base + i)
+                    tokens["token_index"].append(token_base + token.i)
+                    tokens["start_char"].append(char_base + token.idx)
+                    tokens["end_char"].append(char_base + token.idx + len(token.text))
                     tokens["text"].append(token.text)
                     tokens["lemma"].append(token.lemma_)
                     tokens["pos"].append(token.pos_)
                     tokens["tag"].append(token.tag_)
                     tokens["dep"].append(token.dep_)
-                    tokens["head_index"].append(token.head.i)
+                    tokens["head_index"].append(token_base + token.head.i)
         for ent in doc.ents:
             spans["doc_index"].append(doc_index)
             spans["text"].append(ent.text)
             spans["label"].append(ent.label_)
-            spans["start_char"].append(ent.start_char)
-            spans["end_char"].append(ent.end_char)
+            spans["start_char"].append(char_base + ent.start_char)
+            spans["end_char"].append(char_base + ent.end_char)
             spans["sentence_index"].append(sentence_of[ent.sent.start])
+        token_base += len(doc)
+        sentence_base += len(sentence_of)
     return Parsed(pl.DataFrame(spans, schema=NER_SPANS), pl.DataFrame(tokens, schema=TOKENS))
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timezone
 
 import polars as pl
 
+from schemas.tables import EARLIEST_PUBLISHED_AT
 from transforms.duplicates import simhash
 from transforms.parse import parsed_text_records, without_yoast_footer
 
@@ -141,14 +142,37 @@ def detected_language(expr: pl.Expr) -> pl.Expr:
     return expr.map_batches(_language_codes, return_dtype=pl.String)
 
 
-def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.LazyFrame:
+# A text longer than this is quarantined as too long (setting max_text_chars): a book or a dump
+# pasted into one field, not an article. Texts up to it are parsed in pieces (transforms.nlp).
+MAX_TEXT_CHARS = 2_000_000
+
+
+def _sane(stamp: pl.Expr, ingested_at: datetime) -> pl.Expr:
+    """`stamp` when it falls between EARLIEST_PUBLISHED_AT and the run's start, else null."""
+    return pl.when(stamp.is_between(pl.lit(EARLIEST_PUBLISHED_AT), pl.lit(ingested_at))).then(stamp)
+
+
+def _date_note(raw: str, stamp: pl.Expr, ingested_at: datetime) -> pl.Expr:
+    return pl.when(stamp.is_not_null() & _sane(stamp, ingested_at).is_null()).then(pl.format(
+        "{} date '{}' is outside {} .. the run's start: the article is loaded without it",
+        pl.lit(raw), pl.col(raw), pl.lit(EARLIEST_PUBLISHED_AT.date().isoformat())))
+
+
+def normalized_articles(records: pl.LazyFrame, ingested_at: datetime,
+                        max_text_chars: int = MAX_TEXT_CHARS) -> pl.LazyFrame:
     """One row per article identity (article_id), first record wins, with normalized fields,
-    plus `payload` and `reject_reason` (null when the record is fit to load). `duplicate_of` and
+    plus `payload`, `reject_reason` (null when the record is fit to load) and `date_note` (why a
+    given date was dropped: outside EARLIEST_PUBLISHED_AT .. the run's start). `duplicate_of` and
     `similarity` stay null here: they depend on the warehouse (see `duplicates.duplicate_links`)."""
+    ingested_at = ingested_at if ingested_at.tzinfo else ingested_at.replace(tzinfo=timezone.utc)
     title = folded_line(pl.col("title")).fill_null("")
-    text = folded_text(pl.col("text")).fill_null("")
+    # A text over the cap is quarantined below: it is kept as given (for its identity and the
+    # quarantine), not folded or shingled.
+    long_text = pl.col("text").str.len_chars() > max_text_chars
+    text = pl.when(long_text).then(pl.col("text")).otherwise(folded_text(pl.col("text")).fill_null(""))
     url = canonical_url(pl.col("url"))
     published = published_at(pl.col("published"))
+    updated = published_at(pl.col("updated"))
     identity = (
         pl.when(pl.col("url").is_not_null())
         .then(pl.concat_str([pl.lit("url"), pl.col("url")], separator=_SEP))
@@ -158,18 +182,29 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
                                  separator=_SEP))
     )
     reject_reason = (
-        pl.when((pl.col("title") == "") & (pl.col("text") == ""))
+        pl.when(pl.col("_text_chars") > max_text_chars)
+        .then(pl.format("text of {} characters is over the cap of {} (setting max_text_chars, "
+                        "NEWSFLOW_MAX_TEXT_CHARS)", pl.col("_text_chars"), pl.lit(max_text_chars)))
+        .when((pl.col("title") == "") & (pl.col("text") == ""))
         .then(pl.lit("record has neither a title nor a text"))
-        .when(pl.col("published").is_not_null() & pl.col("published_at").is_null())
+        .when(pl.col("published").is_not_null() & ~pl.col("_published_given"))
         .then(pl.format("published date '{}' is not a date in any known format", pl.col("published")))
     )
     return (
         records.with_columns(
+            _text_chars=pl.col("text").str.len_chars(),
+            date_note=pl.when(_date_note("published", published, ingested_at).is_not_null()
+                              | _date_note("updated", updated, ingested_at).is_not_null())
+            .then(pl.concat_str([_date_note("published", published, ingested_at),
+                                 _date_note("updated", updated, ingested_at)], separator="; ", ignore_nulls=True)),
+            _published_given=published.is_not_null(),
+        )
+        .with_columns(
             title=title,
             text=text,
             url=url,
-            published_at=published,
-            source_updated_at=published_at(pl.col("updated")),
+            published_at=_sane(published, ingested_at),
+            source_updated_at=_sane(updated, ingested_at),
             feed_name=folded_line(pl.col("feed_name")),
             categories=pl.col("categories").list.eval(folded_line(pl.element())).list.filter(
                 pl.element() != "").list.unique(maintain_order=True),
@@ -185,7 +220,7 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
             content_hash=stable_id(pl.col("title"), pl.col("text")),
             # Copies are found on the body; an article without one is compared on its title.
             text_hash=stable_id(pl.when(pl.col("text") != "").then(pl.col("text")).otherwise(pl.col("title"))),
-            simhash=simhash(pl.col("text")),
+            simhash=simhash(pl.when(pl.col("_text_chars") <= max_text_chars).then(pl.col("text"))),
             duplicate_of=pl.lit(None, pl.String),
             similarity=pl.lit(None, pl.Float64),
             word_count=(pl.col("title") + " " + pl.col("text")).str.count_matches(r"\S+").cast(pl.Int32),
@@ -195,10 +230,12 @@ def normalized_articles(records: pl.LazyFrame, ingested_at: datetime) -> pl.Lazy
             tone=pl.lit(None, dtype=pl.Float64),  # scored once the articles are known new or changed
         )
         .with_columns(reject_reason=reject_reason)
+        .drop("_text_chars", "_published_given")
         .unique("article_id", keep="first", maintain_order=True)
     )
 
 
-def articles_from_records(records: pl.LazyFrame, ingested_at: datetime) -> pl.LazyFrame:
+def articles_from_records(records: pl.LazyFrame, ingested_at: datetime,
+                          max_text_chars: int = MAX_TEXT_CHARS) -> pl.LazyFrame:
     """Raw records of any format parsed and normalized: one row per article identity (article_id)."""
-    return normalized_articles(without_yoast_footer(parsed_text_records(records)), ingested_at)
+    return normalized_articles(without_yoast_footer(parsed_text_records(records)), ingested_at, max_text_chars)

@@ -16,9 +16,11 @@ REJECTS = pl.Schema(
 
 
 def normalize_rejects(articles: pl.LazyFrame) -> pl.LazyFrame:
-    """One reject per normalized record that carries a `reject_reason`, with its raw payload."""
-    return articles.filter(pl.col("reject_reason").is_not_null()).select(
-        "source_uri", "record_key", stage=pl.lit("normalize"), reason=pl.col("reject_reason"),
+    """One reject per normalized record that carries a `reject_reason`, and one per loaded record
+    whose given date was dropped (`date_note`: the date is kept only here), with its raw payload."""
+    reason = pl.coalesce("reject_reason", "date_note")
+    return articles.filter(reason.is_not_null()).select(
+        "source_uri", "record_key", stage=pl.lit("normalize"), reason=reason,
         payload=pl.col("payload").cast(pl.Binary),
     )
 
