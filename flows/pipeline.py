@@ -23,6 +23,7 @@ from readers.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from lexicons.gazetteer import gazetteer
+from flows.isolation import isolated
 from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
 from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
@@ -42,7 +43,7 @@ from transforms.nlp import Parsed, combined_parse, parsed_documents
 from transforms.normalize import articles_from_records
 from transforms.tone import article_tone
 from transforms.quarantine import (
-    REJECTS, cascaded_failures, normalize_rejects, quarantine_records, validation_rejects,
+    REJECTS, cascaded_failures, language_rejects, normalize_rejects, quarantine_records, validation_rejects,
 )
 from transforms.runs import planned_articles, run_report, validation_result_rows
 from warehouse.lock import run_lock
@@ -344,6 +345,14 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     return summary
 
 
+def _language_stage(articles: pl.DataFrame, settings: Settings):
+    """Documents, language, event mentions and event candidates of `articles` (the rows to load)."""
+    # Copies are loaded (each keeps its provenance) but not sent to the language model again.
+    documents, language = extract_language(articles.filter(pl.col("duplicate_of").is_null()), settings)
+    event_mentions, event_candidates = code_events(documents, language, articles, settings)
+    return documents, language, event_mentions, event_candidates
+
+
 @dataclass(frozen=True)
 class TableStep:
     """One table of a chunk, declared: its candidate rows (with their check columns), made from the
@@ -461,9 +470,14 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
                 to_load.filter(pl.col("change") == "new").height, to_load.filter(pl.col("change") == "changed").height,
                 good.height - to_load.height)
 
-    # Copies are loaded (each keeps its provenance) but not sent to the language model again.
-    documents, language = extract_language(to_load.filter(pl.col("duplicate_of").is_null()), settings)
-    event_mentions, event_candidates = code_events(documents, language, to_load, settings)
+    # The model and the coder see the chunk's articles together; an article they fail on is found
+    # by halving the chunk and quarantined, and the others go on (flows.isolation).
+    (documents, language, event_mentions, event_candidates), failed_language = isolated(
+        lambda articles: _language_stage(articles, settings), to_load, "article_id")
+    if failed_language.height:
+        logger.warning("chunk %d: %d articles quarantined: the language stage failed on them (%s)", index,
+                       failed_language.height, failed_language["reason"][0])
+        to_load = to_load.join(failed_language, on="article_id", how="anti", maintain_order="left")
     codebook = _resources(settings).codebook
     with_source = to_load.lazy().select("article_id", "source_uri")
     walked = walk_tables(validator, [
@@ -484,6 +498,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         pl.DataFrame(extract_rejects, schema=REJECTS).lazy(),
         normalize_rejects(normalized.lazy()),
         validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
+        language_rejects(compared.lazy(), failed_language.lazy()),
         walked.rejects,
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
@@ -496,7 +511,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         "records": {"in": records.height + len(extract_rejects), "out": records.height,
                     "quarantined": len(extract_rejects)},
         "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
-                     "quarantined": normalize_rejected + compared.height - good.height},
+                     "quarantined": normalize_rejected + compared.height - good.height + failed_language.height},
         **{name: counts for name, counts in walked.steps.items() if name not in ("entities", "events")},
     }
     total.add(

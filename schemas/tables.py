@@ -20,7 +20,7 @@ ENTITY_LABELS = (
 )
 FIELDS = ("title", "text")
 RUN_STATUSES = ("completed", "failed")
-QUARANTINE_STAGES = ("extract", "normalize", "validate")
+QUARANTINE_STAGES = ("extract", "normalize", "language", "validate")
 
 # Marks a bound that is only known when a run starts (e.g. "no date after the run started").
 RUN_STARTED_AT = "run_started_at"

@@ -39,6 +39,16 @@ def validation_rejects(frame: pl.LazyFrame, failures: pl.LazyFrame, key: str,
     )
 
 
+def language_rejects(articles: pl.LazyFrame, failures: pl.LazyFrame) -> pl.LazyFrame:
+    """One reject per article (article_id in `failures`: article_id, reason) that the language
+    model or the event coder failed on, with the article's raw payload."""
+    return articles.join(failures, on="article_id", how="inner", maintain_order="left").select(
+        "source_uri", "record_key", stage=pl.lit("language"),
+        reason=pl.format("the language model or the event coder failed on this article: {}", pl.col("reason")),
+        payload=pl.col("payload").cast(pl.Binary),
+    )
+
+
 def quarantine_records(rejects: pl.LazyFrame, run_id: str, seen_at: datetime) -> pl.LazyFrame:
     """One quarantine row per distinct reject (quarantine_id: stage, source, record, reason)."""
     at = pl.lit(seen_at).cast(pl.Datetime("us", "UTC"))
