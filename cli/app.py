@@ -426,13 +426,25 @@ def export(
         typer.Option("--since", help="Only the rows changed after this run (a run id from `newsflow history`): "
                                      "each with change_type 'upsert' (as it is now) or 'delete' (its key)."),
     ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option("--raw-csv", help="CSV: keep text cells as they are, even those a spreadsheet would run as a "
+                                       "formula (by default a leading ' is added to cells starting with =, +, -, @, "
+                                       "tab or carriage return)."),
+    ] = False,
 ) -> None:
-    """Write one warehouse table to a Parquet or CSV file, whole or as the changes since a run."""
+    """Write one warehouse table to a Parquet or CSV file, whole or as the changes since a run.
+
+    In CSV, text cells that start with =, +, -, @, tab or carriage return get a leading single quote,
+    so that a spreadsheet opening the file shows them instead of running them as formulas (CSV
+    injection); --raw-csv writes them as they are."""
+    from warehouse.lake import WarehouseDamaged
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
-        rows = _store(warehouse, catalog, data_path).export(table, out, output_format.value, since=since)
-    except (WarehouseMissing, SnapshotMissing, KeyError) as err:
+        rows = _store(warehouse, catalog, data_path).export(table, out, output_format.value, since=since,
+                                                            raw_csv=raw_csv)
+    except (WarehouseMissing, WarehouseDamaged, SnapshotMissing, KeyError) as err:
         _fail(str(err).strip("'\""), 2)
     what = f"rows of {table} changed since run {since}" if since else f"rows of {table}"
     typer.echo(f"wrote {rows} {what} to {out}")
@@ -442,11 +454,12 @@ def export(
 def tables(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
            data_path: DataPathOption = None) -> None:
     """List the warehouse tables with their row counts."""
+    from warehouse.lake import WarehouseDamaged
     from warehouse.store import WarehouseMissing
 
     try:
         counts = _store(warehouse, catalog, data_path).table_counts()
-    except WarehouseMissing as err:
+    except (WarehouseMissing, WarehouseDamaged) as err:
         _fail(str(err), 2)
     for name, rows in counts.iter_rows():
         typer.echo(f"{name:<24}{rows:>10}")

@@ -157,6 +157,7 @@ def test_a_select_answers_columns_types_and_rows(client, method):
         "rows": [["Qatar Orders Hamas Leaders Out as Terror Group’s Safe Haven Crumbles", "Israel365 News", True]],
         "row_count": 1,
         "truncated": False,
+        "note": None,
     }
 
 

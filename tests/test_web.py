@@ -387,7 +387,7 @@ def test_openapi_documents_the_endpoints(seeded_client):
     export = paths["/api/export/{table}"]["get"]
     assert {"application/vnd.apache.parquet", "text/csv; charset=utf-8"} <= set(export["responses"]["200"]["content"])
     assert {"200", "400", "404", "422"} <= set(export["responses"])
-    assert {p["name"] for p in export["parameters"]} == {"table", "format", "start", "end", "source", "as_of"}
+    assert {p["name"] for p in export["parameters"]} == {"table", "format", "start", "end", "source", "as_of", "raw"}
     for path, methods in paths.items():
         for method, operation in methods.items():
             assert all(r.get("description") for r in operation["responses"].values()), (path, method)

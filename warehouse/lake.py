@@ -44,6 +44,10 @@ class WarehouseMissing(FileNotFoundError):
     """There is no warehouse at the given place yet."""
 
 
+class WarehouseDamaged(RuntimeError):
+    """The warehouse's catalog is there but cannot be read as a lake (garbled, truncated, not a catalog)."""
+
+
 class SnapshotMissing(LookupError):
     """The run or time asked for has no snapshot (never committed, or expired by retention)."""
 
@@ -157,6 +161,12 @@ class Lake:
                     raise WarehouseMissing(f"no warehouse at {self.describe()}; run `newsflow run` first") from None
                 if snapshot is not None and "snapshot" in str(err).lower():
                     raise SnapshotMissing(f"snapshot {snapshot} is not in the warehouse (expired or never made)") from None
+                if _is_damaged(err):
+                    where = self.catalog_file or self.describe()
+                    raise WarehouseDamaged(
+                        f"the warehouse catalog {where} is damaged and cannot be read ({_reason(err)}); "
+                        f"restore it from a backup, or move the warehouse folder away and run `newsflow run`"
+                    ) from None
                 raise
             con.execute(f"USE {CATALOG}")
             con.execute("SET TimeZone = 'UTC'")
@@ -187,3 +197,16 @@ def _is_missing(err: duckdb.Error) -> bool:
     text = str(err).lower()
     return any(s in text for s in ("does not exist", "no such table", "not initialized", "cannot open",
                                    "unable to open", "read-only mode", "read only"))
+
+
+def _is_damaged(err: duckdb.Error) -> bool:
+    # SQLite's words for a file that is not (or no longer) a database; "locked" is a busy catalog, not a damaged one.
+    text = str(err).lower()
+    return "locked" not in text and any(s in text for s in ("file is not a database", "malformed",
+                                                            "failed to load existing ducklake"))
+
+
+def _reason(err: duckdb.Error) -> str:
+    """DuckDB's message in one line, without its "Failed to ..." wrappers."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first.rsplit(": ", 1)[-1].strip() or first

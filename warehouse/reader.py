@@ -1,5 +1,5 @@
 """Reading the warehouse for others: locked-down read-only connections, table facts, streamed
-downloads and SQL with a row and a time limit. Used by the web service (`web/app.py`).
+downloads and SQL with row, time, memory and result-size limits. Used by the web service (`web/app.py`).
 
 Every connection here is a private in-memory DuckDB instance that attaches the lake read-only
 (`warehouse.lake.Lake.connect`) at its last committed snapshot (or the one asked for with
@@ -16,12 +16,15 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import re
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,18 @@ import pyarrow.parquet as pq
 
 from schemas import SLICING, Slicing
 from warehouse.lake import Lake, SnapshotMissing
-from warehouse.store import EXPORT_FORMATS, Warehouse, relations
+from warehouse.store import EXPORT_FORMATS, Warehouse, csv_safe_text, relations
 
 CATALOG = "newsflow"
 MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
 SQL_ROW_LIMIT = 10_000
 SQL_TIME_LIMIT = 10.0  # seconds
+# DuckDB's memory limit of each request's instance (its default is 80% of the machine's memory).
+# Results are not spilled to disk: past the limit a query fails. DuckDB does not count the text of
+# values a query computes against it (e.g. repeat('x', 100000)): those are bounded by the result
+# cap below and by the number of queries the web service runs at once, not by this limit.
+SQL_MEMORY_LIMIT = "512MB"
+SQL_RESULT_BYTES = 16 * 1024 * 1024  # most bytes of JSON rows an answer carries; then it is cut
 EXPORT_BATCH_ROWS = 65_536
 
 # Set when the instance is created; the rest (file access, the lock) once the warehouse is attached.
@@ -72,6 +81,12 @@ _FUNCTIONS_REFUSED = {
     "ducklake_merge_adjacent_files", "ducklake_expire_snapshots", "ducklake_cleanup_old_files",
     "ducklake_flush_inlined_data", "ducklake_add_data_files", "ducklake_set_option", "ducklake_rewrite_data_files",
     "ducklake_delete_orphaned_files",
+}
+# Functions that show the server's files, settings, extensions or catalog connection string.
+_FUNCTIONS_PRIVATE = {
+    "duckdb_settings", "current_setting", "duckdb_databases", "pragma_database_list", "duckdb_extensions",
+    "duckdb_temporary_files", "duckdb_secrets", "which_secret", "duckdb_logs", "duckdb_log_contexts",
+    "ducklake_settings", "ducklake_options", "ducklake_list_files", "pragma_database_size",
 }
 # Column types a CSV cell cannot hold as they are, by DuckDB type id.
 _NESTED_TYPES = {"list", "struct", "map", "array", "union"}
@@ -141,6 +156,12 @@ class Filters:
     end: dt.date | None = None
     source: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.end is not None and self.end >= dt.date.max:
+            # The cut ends before the next day, which Python dates cannot hold past 9999-12-31.
+            raise QueryRefused(f"end {self.end.isoformat()} is out of range: the last day a filter can name "
+                               f"is {(dt.date.max - dt.timedelta(days=1)).isoformat()}")
+
     def __bool__(self) -> bool:
         return self.start is not None or self.end is not None or bool(self.source)
 
@@ -164,6 +185,7 @@ class SqlResult:
     types: list[str]
     rows: list[list[Any]]
     truncated: bool
+    note: str | None = None  # why the rows were cut, when they were
 
     @property
     def row_count(self) -> int:
@@ -325,6 +347,17 @@ def _functions_called(tree: Any) -> Iterator[str]:
             yield from _functions_called(child)
 
 
+def _tables_named(tree: Any) -> Iterator[str]:
+    if isinstance(tree, dict):
+        if tree.get("type") == "BASE_TABLE" and isinstance(tree.get("table_name"), str):
+            yield tree["table_name"].lower()
+        for child in tree.values():
+            yield from _tables_named(child)
+    elif isinstance(tree, list):
+        for child in tree:
+            yield from _tables_named(child)
+
+
 @dataclass
 class Reader:
     """Read access to one warehouse folder for the web service; a new connection per call."""
@@ -334,6 +367,8 @@ class Reader:
     data_path: str = ""
     sql_row_limit: int = SQL_ROW_LIMIT
     sql_time_limit: float = SQL_TIME_LIMIT
+    memory_limit: str = SQL_MEMORY_LIMIT  # DuckDB's, per connection (so per request)
+    sql_result_bytes: int = SQL_RESULT_BYTES
     slicing: dict[str, Slicing] = field(default_factory=lambda: SLICING)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _open_exports: int = field(default=0, repr=False)
@@ -366,7 +401,39 @@ class Reader:
 
     def connect(self, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
         """A locked-down connection (see read_only_connection) at `as_of`, else the last snapshot."""
-        return self.warehouse.connect(snapshot=self.snapshot(as_of), config=_CONNECT_CONFIG, allow_files=False)
+        config = {**_CONNECT_CONFIG, "memory_limit": self.memory_limit, "temp_directory": ""}
+        return self.warehouse.connect(snapshot=self.snapshot(as_of), config=config, allow_files=False)
+
+    @cached_property
+    def _server_paths(self) -> tuple[re.Pattern, dict[str, str]]:
+        lake = self.warehouse.lake
+        named = {str(Path(self.root).resolve()): "<warehouse>", lake.data_url.rstrip("/"): "<warehouse data>",
+                 lake.catalog_spec: "<catalog>"}  # a Postgres catalog's spec may hold its password
+        if lake.catalog_file is not None:
+            named[str(lake.catalog_file)] = "<catalog>"
+        for place in (os.getcwd(), sys.prefix, sys.base_prefix, str(Path.home()), str(Path(duckdb.__file__).parent)):
+            named.setdefault(place, "<server>")
+        # Relative names ("warehouse") and "/" would hide words and every path, not the server's.
+        named = {k: v for k, v in named.items() if len(k) > 1 and (Path(k).is_absolute() or ":" in k)}
+        # Longest first, so a path inside another is named by the closer one; not inside a longer
+        # name (/root in /rooted, or in a URL), but before a dot (DuckDB's "..." when it cuts a line).
+        alternatives = "|".join(re.escape(k) for k in sorted(named, key=len, reverse=True))
+        return re.compile(f"(?<![\\w.-])({alternatives})(?![\\w-])"), named
+
+    def redacted(self, text: str) -> str:
+        """`text` with the server's own paths (warehouse, catalog, data, home, installation) named
+        by placeholders such as <warehouse>: answers never show where the server keeps things."""
+        pattern, named = self._server_paths
+        return pattern.sub(lambda m: named[m.group(1)], text)
+
+    def _redacted_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redacted(value)
+        if isinstance(value, list):
+            return [self._redacted_value(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redacted(k): self._redacted_value(v) for k, v in value.items()}
+        return value
 
     # --- what is there -------------------------------------------------------------------------
 
@@ -426,9 +493,10 @@ class Reader:
     # --- downloads -----------------------------------------------------------------------------
 
     def export(self, table: str, fmt: str, filters: Filters = Filters(), batch_rows: int = EXPORT_BATCH_ROWS,
-               as_of: str | None = None) -> ExportStream:
+               as_of: str | None = None, raw: bool = False) -> ExportStream:
         """A stream of `table` (cut by `filters`) as Parquet or CSV. Blobs become base64 and
-        nested values JSON text in CSV, which has no such types."""
+        nested values JSON text in CSV, which has no such types; text cells a spreadsheet would
+        run as a formula get a leading `'` (warehouse.store.csv_safe_text) unless `raw`."""
         if fmt not in EXPORT_FORMATS:
             raise QueryRefused(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
         con = self.connect(as_of)
@@ -438,7 +506,7 @@ class Reader:
                 raise UnknownTable(f"no table {table!r} in the warehouse; tables: {', '.join(present)}")
             query, params = filtered_query(table, filters, self.slicing)
             if fmt == "csv":
-                query, params = self._csv_ready(con, table, query), params
+                query, params = self._csv_ready(con, table, query, raw), params
             with self._lock:
                 self._open_exports += 1
             return ExportStream(con, query, params, fmt, f"{filters.file_stem(table)}.{fmt}", batch_rows,
@@ -452,7 +520,7 @@ class Reader:
             self._open_exports -= 1
 
     @staticmethod
-    def _csv_ready(con: duckdb.DuckDBPyConnection, table: str, query: str) -> str:
+    def _csv_ready(con: duckdb.DuckDBPyConnection, table: str, query: str, raw: bool = False) -> str:
         types = con.execute(f"SELECT * FROM {_ident(table)} LIMIT 0").description
         selected = []
         for name, dtype, *_ in types:
@@ -461,6 +529,8 @@ class Reader:
                 selected.append(f"base64({column}) AS {column}")
             elif dtype.id in _NESTED_TYPES:
                 selected.append(f"CAST(to_json({column}) AS VARCHAR) AS {column}")
+            elif dtype.id == "varchar" and not raw:
+                selected.append(f"{csv_safe_text(column)} AS {column}")
             else:
                 selected.append(column)
         return f"SELECT {', '.join(selected)} FROM ({query}) AS t"
@@ -468,8 +538,9 @@ class Reader:
     # --- SQL -----------------------------------------------------------------------------------
 
     def sql(self, query: str, limit: int | None = None, as_of: str | None = None) -> SqlResult:
-        """Run one read-only SELECT (or EXPLAIN) with the row and time limits; QueryRefused
-        says what was refused and why, with DuckDB's message where DuckDB refused it."""
+        """Run one read-only SELECT (or EXPLAIN) within the row, time, memory and result-size
+        limits; QueryRefused says what was refused and why, with DuckDB's message where DuckDB
+        refused it. Server paths in values and messages are replaced (see `redacted`)."""
         limit = self.sql_row_limit if limit is None else max(1, min(limit, self.sql_row_limit))
         con = self.connect(as_of)
         timer = threading.Timer(self.sql_time_limit, con.interrupt)
@@ -478,22 +549,53 @@ class Reader:
             self._check(con, query)
             timer.start()
             result = con.execute(query)
-            names = [d[0] for d in result.description]
+            names = [self.redacted(d[0]) for d in result.description]
             types = [str(d[1]) for d in result.description]
-            rows = result.fetchmany(limit + 1)
+            rows, over_size = self._fetched(result, limit + 1)
         except duckdb.InterruptException as err:
             raise QueryRefused(
                 f"refused: the query ran longer than the time limit of {self.sql_time_limit:g} s and was "
                 f"interrupted ({err})"
             ) from err
         except duckdb.PermissionException as err:
-            raise QueryRefused(f"refused: {_FILES} ({err})") from err
+            raise QueryRefused(self.redacted(f"refused: {_FILES} ({err})")) from err
+        except duckdb.OutOfMemoryException as err:
+            raise QueryRefused(
+                f"refused: the query needed more than the memory limit of {self.memory_limit} "
+                f"({self.redacted(str(err).splitlines()[0])})"
+            ) from err
         except duckdb.Error as err:
-            raise QueryRefused(f"query failed: {err}") from err
+            raise QueryRefused(self.redacted(f"query failed: {err}")) from err
         finally:
             timer.cancel()
             con.close()
-        return SqlResult(names, types, [_json_safe(list(r)) for r in rows[:limit]], truncated=len(rows) > limit)
+        if over_size:
+            return SqlResult(names, types, rows, truncated=True, note=(
+                f"cut after {len(rows)} rows: the answer reached the limit of {self.sql_result_bytes:,} bytes "
+                f"of JSON rows; select fewer or narrower columns, or fewer rows"))
+        if len(rows) > limit:
+            return SqlResult(names, types, rows[:limit], truncated=True, note=f"cut at the row limit ({limit} rows)")
+        return SqlResult(names, types, rows, truncated=False)
+
+    def _fetched(self, result: duckdb.DuckDBPyConnection, most: int) -> tuple[list[list[Any]], bool]:
+        """Up to `most` rows of `result` as JSON-safe, redacted values, and whether more would have
+        passed `sql_result_bytes`. Rows are fetched a few at a time, so no more than about a
+        sixteenth of the cap is converted past it."""
+        rows: list[list[Any]] = []
+        size, chunk = 2, 1  # "[]"; the first row tells how wide rows are
+        while len(rows) < most:
+            batch = result.fetchmany(min(chunk, most - len(rows)))
+            if not batch:
+                break
+            for raw in batch:
+                row = self._redacted_value(_json_safe(list(raw)))
+                size += len(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+                if size > self.sql_result_bytes:
+                    return rows, True
+                rows.append(row)
+            average = size / len(rows)
+            chunk = max(1, min(2 * chunk, 2048, int(self.sql_result_bytes / 16 / average)))
+        return rows, False
 
     @staticmethod
     def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
@@ -520,7 +622,14 @@ class Reader:
         parsed = json.loads(tree)
         if parsed.get("error"):
             raise QueryRefused(f"refused: only SELECT queries are allowed ({parsed.get('error_message')})")
-        refused = sorted(set(_functions_called(parsed)) & _FUNCTIONS_REFUSED)
+        # PRAGMA database_list arrives as SELECT * FROM pragma_database_list: a table, not a call.
+        called = set(_functions_called(parsed)) | set(_tables_named(parsed))
+        private = sorted(called & _FUNCTIONS_PRIVATE)
+        if private:
+            raise QueryRefused(
+                f"refused: {', '.join(f + '()' for f in private)} would show the server's files and settings"
+            )
+        refused = sorted(called & _FUNCTIONS_REFUSED)
         if refused:
             raise QueryRefused(
                 f"refused: {', '.join(f + '()' for f in refused)} would change the server's database "

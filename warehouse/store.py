@@ -456,11 +456,12 @@ class Warehouse:
         with self.connect(snapshot=snapshot) as con:
             return pl.from_arrow(con.execute(sql).to_arrow_table())
 
-    def export(self, table: str, out: Path, fmt: str, since: str | None = None) -> int:
+    def export(self, table: str, out: Path, fmt: str, since: str | None = None, raw_csv: bool = False) -> int:
         """Write `table` to `out` as Parquet or CSV; returns the number of rows written. With
         `since` (a run id), only the rows changed after that run: each key inserted or updated
         since, as it is now, with `change_type` "upsert", and each key deleted since, with
-        `change_type` "delete" and only its key."""
+        `change_type` "delete" and only its key. In CSV, text cells a spreadsheet would run as a
+        formula get a leading `'` (see csv_safe_text) unless `raw_csv`."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
         names = self.table_names() + self.view_names()
@@ -469,9 +470,10 @@ class Warehouse:
         if since is not None and table not in PUBLISHED:
             raise KeyError(f"--since needs a table, not the view {table!r}; tables: {', '.join(PUBLISHED)}")
         start = None if since is None else self.snapshot_as_of(since) + 1
-        return self._write(table, out, fmt, start)
+        return self._write(table, out, fmt, start, safe_csv=fmt == "csv" and not raw_csv)
 
-    def _write(self, table: str, out: Path, fmt: str, start: int | None, end: int | None = None) -> int:
+    def _write(self, table: str, out: Path, fmt: str, start: int | None, end: int | None = None,
+               safe_csv: bool = False) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
         with self.connect() as con:
@@ -479,6 +481,8 @@ class Warehouse:
                 select = f'SELECT * FROM "{table}"'
             else:
                 select = _changes_sql(con, PUBLISHED[table], start, end)
+            if safe_csv:
+                select = csv_safe_query(con, select)
             con.execute(f"COPY ({select}) TO {_literal(out)} ({options})")
             return con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
 
@@ -506,6 +510,28 @@ class Warehouse:
                 fs.put_file(str(local), f"{folder}/{run_id}.parquet")
                 written.append(f"{url.rstrip('/')}/{name}/{run_id}.parquet")
         return written
+
+
+# A CSV cell starting with one of these is run as a formula by spreadsheets (CSV injection):
+# such cells get a leading single quote, as OWASP recommends ("CSV Injection").
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_text(column: str) -> str:
+    """SQL for the text column `column` (an SQL expression) with a `'` before each value that
+    starts with a CSV_FORMULA_STARTS character, so a spreadsheet shows it instead of running it."""
+    starts = ", ".join(f"chr({ord(c)})" for c in CSV_FORMULA_STARTS)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
+
+
+def csv_safe_query(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """`query` with its text (VARCHAR) columns made safe for spreadsheets by csv_safe_text; numbers,
+    dates, lists and blobs are kept as they are."""
+    selected = []
+    for name, dtype, *_ in con.execute(f"SELECT * FROM ({query}) LIMIT 0").description:
+        column = '"' + name.replace('"', '""') + '"'
+        selected.append(f"{csv_safe_text(column)} AS {column}" if dtype.id == "varchar" else column)
+    return f"SELECT {', '.join(selected)} FROM ({query}) AS t"
 
 
 def _block_sql(column: str) -> list[str]:

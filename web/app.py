@@ -1,13 +1,22 @@
 """The web service (`newsflow web`): a page to browse and download the warehouse tables, a JSON
 API for the same, and a read-only SQL endpoint. Every request reads through `warehouse.reader`,
-which opens the database file read-only per request, so a run is never blocked by readers."""
+which opens the database file read-only per request, so a run is never blocked by readers.
+
+Queries and downloads each have a few slots (`sql_concurrency`, `export_concurrency`); a request
+that finds them all taken is answered 503 with Retry-After at once instead of waiting, so the
+server's memory stays bounded and `/healthz` (served on the event loop) and the page keep answering.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
+import math
 import re
 import secrets
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,9 +28,10 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from warehouse.lake import WarehouseDamaged
 from warehouse.reader import (
-    EXPORT_FORMATS, MEDIA_TYPES, SQL_ROW_LIMIT, SQL_TIME_LIMIT, ExportStream, Filters, QueryRefused, Reader,
-    UnknownTable,
+    EXPORT_FORMATS, MEDIA_TYPES, SQL_MEMORY_LIMIT, SQL_RESULT_BYTES, SQL_ROW_LIMIT, SQL_TIME_LIMIT, ExportStream,
+    Filters, QueryRefused, Reader, UnknownTable,
 )
 from warehouse.store import WarehouseMissing
 
@@ -30,6 +40,11 @@ TOKEN_ENV = "NEWSFLOW_WEB_TOKEN"
 OPEN_PATHS = ("/healthz",)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# At most this many SQL queries, and this many downloads, run at once (each has its own DuckDB
+# instance, up to SQL_MEMORY_LIMIT); more are answered 503 with Retry-After.
+SQL_CONCURRENCY = 2
+EXPORT_CONCURRENCY = 2
+_TOKEN_PARAM = re.compile(r"([?&]token=)[^&#\s\"]*", re.IGNORECASE)
 
 
 def is_loopback(host: str) -> bool:
@@ -84,15 +99,75 @@ class SqlOut(BaseModel):
     types: list[str]
     rows: list[list[Any]] = Field(description="Timestamps ISO 8601, blobs base64, decimals as strings.")
     row_count: int
-    truncated: bool = Field(description="True when the result had more rows than the limit.")
+    truncated: bool = Field(description="True when the result had more rows than the row limit, or more bytes "
+                                        "than the size limit, and was cut.")
+    note: str | None = Field(None, description="Why the rows were cut (which limit), when they were.")
 
 
 _ERRORS = {
     400: {"model": ErrorOut, "description": "Refused (a filter the table cannot take, a bad date, a query that "
                                             "is not a read-only SELECT, or one past the time limit)."},
     401: {"model": ErrorOut, "description": "A token is set and the request did not carry it."},
-    503: {"model": ErrorOut, "description": "There is no warehouse yet: run `newsflow run` first."},
+    503: {"model": ErrorOut, "description": "There is no warehouse yet (run `newsflow run` first), its catalog "
+                                            "is damaged, or all query or download slots are taken (then with "
+                                            "Retry-After: try again after that many seconds)."},
 }
+
+
+class Busy(Exception):
+    """Every slot of a gate is taken."""
+
+    def __init__(self, what: str, retry_after: int):
+        super().__init__(f"the server is already running as many {what} as it allows; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class _Gate:
+    """At most `size` holders at once; one more is refused at once (Busy), never queued, so a
+    crowd of slow requests cannot fill the worker threads the other routes need."""
+
+    def __init__(self, size: int, what: str, retry_after: int):
+        self.size, self.what, self.retry_after = max(1, size), what, retry_after
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            if self.held >= self.size:
+                raise Busy(self.what, self.retry_after)
+            self.held += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.held -= 1
+
+    @contextmanager
+    def held_slot(self):
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+
+class _RedactTokens(logging.Filter):
+    """Uvicorn's access log writes each request line with its query: a `token=` value there
+    becomes `[redacted]`, so a token given as ?token= never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_PARAM.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _TOKEN_PARAM.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_tokens_in_access_log(logger_name: str = "uvicorn.access") -> None:
+    """Add _RedactTokens to uvicorn's access logger (once); it survives uvicorn's logging setup."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _RedactTokens) for f in logger.filters):
+        logger.addFilter(_RedactTokens())
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -111,6 +186,25 @@ def _filters(start: str | None, end: str | None, source: str | None) -> Filters:
     if filters.start and filters.end and filters.start > filters.end:
         raise QueryRefused(f"start ({filters.start}) is after end ({filters.end})")
     return filters
+
+
+class _Download(StreamingResponse):
+    """A download's response: its stream is closed and its slot given back when the response
+    ends, fails or is cancelled, even when the body never started (the client left first)."""
+
+    def __init__(self, stream: ExportStream, gate: _Gate):
+        super().__init__(_drained(stream), media_type=stream.media_type,
+                         headers={"Content-Disposition": f'attachment; filename="{stream.filename}"'})
+        self._stream, self._gate = stream, gate
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                self._stream.close()
+            finally:
+                self._gate.leave()
 
 
 class _DataDocs(StaticFiles):
@@ -179,10 +273,21 @@ AS_OF = ("Read the warehouse as it was: a run id (its snapshot) or a timestamp (
 
 
 def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = SQL_ROW_LIMIT,
-               sql_time_limit: float = SQL_TIME_LIMIT, catalog: str = "", data_path: str = "") -> FastAPI:
+               sql_time_limit: float = SQL_TIME_LIMIT, catalog: str = "", data_path: str = "",
+               memory_limit: str = SQL_MEMORY_LIMIT, sql_result_bytes: int = SQL_RESULT_BYTES,
+               sql_concurrency: int = SQL_CONCURRENCY, export_concurrency: int = EXPORT_CONCURRENCY) -> FastAPI:
     """The web service over the warehouse folder `warehouse` (with its `catalog` and `data_path`,
-    see config.settings); with `token`, every route but /healthz requires it."""
-    reader = Reader(Path(warehouse), catalog, data_path, sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit)
+    see config.settings); with `token`, every route but /healthz requires it. Each query or
+    download gets its own DuckDB instance with `memory_limit`; SQL answers carry at most
+    `sql_result_bytes` of JSON rows; at most `sql_concurrency` queries and `export_concurrency`
+    downloads run at once."""
+    reader = Reader(Path(warehouse), catalog, data_path, sql_row_limit=sql_row_limit, sql_time_limit=sql_time_limit,
+                    memory_limit=memory_limit, sql_result_bytes=sql_result_bytes)
+    # A slot frees at the latest when its query reaches the time limit.
+    retry_after = max(1, math.ceil(sql_time_limit))
+    sql_gate = _Gate(sql_concurrency, "SQL queries", retry_after)
+    export_gate = _Gate(export_concurrency, "downloads", retry_after)
+    redact_tokens_in_access_log()
     templates = Jinja2Templates(directory=str(TEMPLATES))
     app = FastAPI(
         title="newsflow",
@@ -190,31 +295,47 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         description=(
             "Tables of the DuckDB warehouse as Parquet or CSV downloads (whole, or cut by date range "
             "and source), their schemas and row counts, and a read-only SQL endpoint with a row "
-            f"limit ({sql_row_limit}) and a time limit ({sql_time_limit:g} s)."
+            f"limit ({sql_row_limit}), a time limit ({sql_time_limit:g} s), a memory limit ({memory_limit}) and a "
+            f"size limit ({sql_result_bytes:,} bytes of rows). At most {sql_concurrency} queries and "
+            f"{export_concurrency} downloads run at once; more are answered 503 with Retry-After."
         ),
         version="1",
     )
     app.state.reader = reader
+    app.state.sql_gate, app.state.export_gate = sql_gate, export_gate
+
+    def _error(err: Exception, status: int, headers: dict | None = None) -> JSONResponse:
+        # Messages name the warehouse and its files by placeholders, never by server paths.
+        return JSONResponse({"error": reader.redacted(str(err))}, status_code=status, headers=headers)
 
     @app.exception_handler(QueryRefused)
     async def _refused(request: Request, err: QueryRefused):
-        return JSONResponse({"error": str(err)}, status_code=400)
+        return _error(err, 400)
 
     @app.exception_handler(UnknownTable)
     async def _unknown(request: Request, err: UnknownTable):
-        return JSONResponse({"error": str(err)}, status_code=404)
+        return _error(err, 404)
 
     @app.exception_handler(WarehouseMissing)
     async def _missing(request: Request, err: WarehouseMissing):
-        return JSONResponse({"error": str(err)}, status_code=503)
+        return _error(err, 503)
+
+    @app.exception_handler(WarehouseDamaged)
+    async def _damaged(request: Request, err: WarehouseDamaged):
+        return _error(err, 503)
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, err: Busy):
+        return _error(err, 503, headers={"Retry-After": str(err.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in err.errors())
         return JSONResponse({"error": f"invalid request: {problems}", "detail": err.errors()}, status_code=422)
 
+    # Served on the event loop: it answers even when every worker thread is busy.
     @app.get("/healthz", summary="Liveness check", responses={200: {"description": "The server is up."}})
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     def _table_out(request: Request, info) -> TableOut:
@@ -246,7 +367,7 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
             **_ERRORS,
         },
     )
-    def export_table(
+    async def export_table(
         table: str,
         fmt: Annotated[Literal["parquet", "csv"], Query(alias="format", description="File format.")] = "parquet",
         start: Annotated[str | None, Query(description="First day, inclusive (YYYY-MM-DD, UTC).",
@@ -256,52 +377,64 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         source: Annotated[str | None, Query(description="Source name, domain or feed title (any case).",
                                             examples=["israel365news.com"])] = None,
         as_of: Annotated[str | None, Query(description=AS_OF)] = None,
+        raw: Annotated[bool, Query(description="CSV only: keep text cells as they are. By default a cell starting "
+                                               "with =, +, -, @, tab or carriage return gets a leading ' so that "
+                                               "spreadsheets show it instead of running it as a formula.")] = False,
     ) -> StreamingResponse:
-        stream = reader.export(table, fmt, _filters(start, end, source), as_of=as_of)
-        return StreamingResponse(
-            _drained(stream), media_type=stream.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{stream.filename}"'},
-        )
+        filters = _filters(start, end, source)
+        export_gate.enter()
+        try:
+            stream = await run_in_threadpool(reader.export, table, fmt, filters, as_of=as_of, raw=raw)
+        except BaseException:
+            export_gate.leave()
+            raise
+        return _Download(stream, export_gate)
 
-    sql_responses = {200: {"description": "The result, as JSON-safe values, cut at the row limit."}, **_ERRORS}
+    sql_responses = {200: {"description": "The result, as JSON-safe values, cut at the row or the size limit "
+                                          "(then `truncated` and a `note` saying which)."}, **_ERRORS}
     sql_description = (
         f"Runs one SELECT (or EXPLAIN) on a read-only connection that cannot touch files, extensions or "
-        f"settings, with a row limit ({sql_row_limit}) and a time limit ({sql_time_limit:g} s)."
+        f"settings, nor show the server's paths, with a row limit ({sql_row_limit}), a time limit "
+        f"({sql_time_limit:g} s), a memory limit ({memory_limit}) and a size limit ({sql_result_bytes:,} bytes "
+        f"of rows). At most {sql_concurrency} queries run at once; another is answered 503 with Retry-After."
     )
 
     @app.get("/api/sql", response_model=SqlOut, summary="Read-only SQL (GET)", description=sql_description,
              responses=sql_responses)
-    def sql_get(
+    async def sql_get(
         sql: Annotated[str, Query(description="One SELECT statement.", examples=["select count(*) from articles"])],
         limit: Annotated[int | None, Query(ge=1, description="Most rows to return.")] = None,
         as_of: Annotated[str | None, Query(description=AS_OF)] = None,
     ) -> SqlOut:
-        return _sql(sql, limit, as_of)
+        return await _sql(sql, limit, as_of)
 
     @app.post("/api/sql", response_model=SqlOut, summary="Read-only SQL (POST)", description=sql_description,
               responses=sql_responses)
-    def sql_post(body: SqlIn) -> SqlOut:
-        return _sql(body.sql, body.limit, body.as_of)
+    async def sql_post(body: SqlIn) -> SqlOut:
+        return await _sql(body.sql, body.limit, body.as_of)
 
-    def _sql(query: str, limit: int | None, as_of: str | None) -> SqlOut:
-        result = reader.sql(query, limit, as_of)
+    async def _sql(query: str, limit: int | None, as_of: str | None) -> SqlOut:
+        # Refused at once when full; a cancelled request keeps its slot until its thread is done.
+        with sql_gate.held_slot():
+            result = await run_in_threadpool(reader.sql, query, limit, as_of)
         return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
-                      truncated=result.truncated)
+                      truncated=result.truncated, note=result.note)
 
     @app.get("/", response_class=HTMLResponse, summary="The warehouse page", include_in_schema=True,
              responses={200: {"description": "Tables, downloads, filters and the latest validation results."}})
     def page(request: Request) -> HTMLResponse:
         try:
             infos, report = reader.describe(), reader.latest_validation()
-        except WarehouseMissing as err:
-            return templates.TemplateResponse(request, "index.html", {"missing": str(err)}, status_code=503)
+        except (WarehouseMissing, WarehouseDamaged) as err:
+            return templates.TemplateResponse(request, "index.html", {"missing": reader.redacted(str(err))},
+                                              status_code=503)
         return templates.TemplateResponse(request, "index.html", {
             "missing": None,
             "tables": [i for i in infos if i.kind == "table"],
             "views": [i for i in infos if i.kind == "view"],
             "report": report,
             "has_docs": reader.docs_index.exists(),
-            "warehouse": reader.root,
+            "warehouse": reader.root.name,  # the folder's name only: the page shows no server path
             "sql_row_limit": sql_row_limit,
             "sql_time_limit": sql_time_limit,
         })
