@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import html
 import io
 import json
@@ -16,9 +15,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from readers.compression import GZIP_MAGIC, MAX_DOCUMENT_BYTES, ExpandsTooFar, gunzipped
 from transforms.html import html_text
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _SPACES = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
@@ -52,10 +51,12 @@ def _feed_records(data: bytes, source_uri: str, base_url: str | None) -> tuple[l
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return [], [_reject(source_uri, f"unreadable feed: expected bytes, got {type(data).__name__}", None)]
     data = bytes(data)
-    if data[:2] == _GZIP_MAGIC:
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
+            data = gunzipped(data, MAX_DOCUMENT_BYTES)
+        except ExpandsTooFar as err:
+            return [], [_reject(source_uri, f"unusable gzip data: {err}", original)]
+        except (EOFError, zlib.error) as err:
             return [], [_reject(source_uri, f"corrupt gzip data: {err}", original)]
     if not data.strip():
         return [], [_reject(source_uri, "empty document: no feed to read", original)]
@@ -91,27 +92,29 @@ def _xml_feed_records(data: bytes, source_uri: str, base_url: str | None,
     base = base_url or _http_url(feed.get("link")) or next(filter(None, map(_http_url, self_links)), None)
     records, rejects = [], []
     for position, entry in enumerate(entries, 1):
-        published = _entry_date(entry, "published")
-        updated = _entry_date(entry, "updated")
-        _keep(records, rejects, {
-            "source_uri": source_uri,
-            "record_key": f"item {position}",
-            "format": "feed",
-            "payload": json.dumps(entry, default=str, ensure_ascii=False),
-            "id": _non_empty(entry.get("id")),
-            "url": _absolute(_entry_link(entry), base),
-            "title": _plain_title(entry.get("title"), entry.get("title_detail")),
-            "text": _richest_text([c.get("value") for c in entry.get("content") or []] + [entry.get("summary")]),
-            "source_name": None,
-            "feed_name": feed_name,
-            "author": _joined_names(entry.get("authors") or [], "name", "email"),
-            # Atom requires only <updated>, and RSS 1.0 dates its items with dc:date, which feedparser
-            # files under `updated`: for those items the only date given is the publication date.
-            "published": published or updated,
-            "updated": updated,
-            "categories": _distinct(str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or []),
-        })
+        _keep_item(records, rejects, source_uri, position, entry, lambda entry: _xml_item(entry, feed_name, base))
     return records, rejects
+
+
+def _xml_item(entry: dict, feed_name: str | None, base: str | None) -> dict:
+    published = _entry_date(entry, "published")
+    updated = _entry_date(entry, "updated")
+    return {
+        "format": "feed",
+        "payload": json.dumps(entry, default=str, ensure_ascii=False),
+        "id": _non_empty(entry.get("id")),
+        "url": _absolute(_entry_link(entry), base),
+        "title": _plain_title(entry.get("title"), entry.get("title_detail")),
+        "text": _richest_text([c.get("value") for c in entry.get("content") or []] + [entry.get("summary")]),
+        "source_name": None,
+        "feed_name": feed_name,
+        "author": _joined_names(entry.get("authors") or [], "name", "email"),
+        # Atom requires only <updated>, and RSS 1.0 dates its items with dc:date, which feedparser
+        # files under `updated`: for those items the only date given is the publication date.
+        "published": published or updated,
+        "updated": updated,
+        "categories": _distinct(str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or []),
+    }
 
 
 def _entry_link(entry: dict) -> str | None:
@@ -185,6 +188,8 @@ def _json_feed_records(data: bytes, source_uri: str, base_url: str | None,
     except json.JSONDecodeError as err:
         return [], [_reject(source_uri, f"malformed JSON Feed: {err.msg} at line {err.lineno} column {err.colno}",
                             original)]
+    except RecursionError:
+        return [], [_reject(source_uri, "unreadable JSON Feed: nested too deeply to read (RecursionError)", original)]
     version = document.get("version") if isinstance(document, dict) else None
     if not (isinstance(version, str) and "jsonfeed.org" in version):
         return [], [_reject(source_uri, f"not a JSON Feed: a JSON {type(document).__name__} without a 'version' "
@@ -197,34 +202,34 @@ def _json_feed_records(data: bytes, source_uri: str, base_url: str | None,
     feed_name = _plain_title(document.get("title"), None)
     records, rejects = [], []
     for position, item in enumerate(items, 1):
-        key = f"item {position}"
-        payload = json.dumps(item, default=str, ensure_ascii=False)
-        if not isinstance(item, dict):
-            rejects.append(_item_reject(source_uri, key, f"is a JSON {type(item).__name__}, not an object", payload))
-            continue
-        authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
-        published = _json_string(item.get("date_published"))
-        updated = _json_string(item.get("date_modified"))
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
-        _keep(records, rejects, {
-            "source_uri": source_uri,
-            "record_key": key,
-            "format": "feed",
-            "payload": payload,
-            "id": _json_string(item.get("id")),
-            "url": _absolute(_json_string(item.get("url")) or _json_string(item.get("external_url")), base),
-            "title": _plain_title(_json_string(item.get("title")), None),
-            "text": max([html_text(_json_string(item.get("content_html")) or ""),
-                         _plain_text(_json_string(item.get("content_text")) or ""),
-                         _plain_text(_json_string(item.get("summary")) or "")], key=len),
-            "source_name": None,
-            "feed_name": feed_name,
-            "author": _joined_names([a for a in authors if isinstance(a, dict)], "name"),
-            "published": published or updated,  # as for Atom: a lone modification date is the only date
-            "updated": updated,
-            "categories": _distinct(str(t) for t in tags if isinstance(t, (str, int, float))),
-        })
+        _keep_item(records, rejects, source_uri, position, item, lambda item: _json_item(item, feed_name, base))
     return records, rejects
+
+
+def _json_item(item, feed_name: str | None, base: str | None) -> dict:
+    payload = json.dumps(item, default=str, ensure_ascii=False)
+    if not isinstance(item, dict):
+        raise _NotAnItem(f"is a JSON {type(item).__name__}, not an object", payload)
+    authors = item.get("authors") if isinstance(item.get("authors"), list) else [item.get("author")]
+    published = _json_string(item.get("date_published"))
+    updated = _json_string(item.get("date_modified"))
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    return {
+        "format": "feed",
+        "payload": payload,
+        "id": _json_string(item.get("id")),
+        "url": _absolute(_json_string(item.get("url")) or _json_string(item.get("external_url")), base),
+        "title": _plain_title(_json_string(item.get("title")), None),
+        "text": max([html_text(_json_string(item.get("content_html")) or ""),
+                     _plain_text(_json_string(item.get("content_text")) or ""),
+                     _plain_text(_json_string(item.get("summary")) or "")], key=len),
+        "source_name": None,
+        "feed_name": feed_name,
+        "author": _joined_names([a for a in authors if isinstance(a, dict)], "name"),
+        "published": published or updated,  # as for Atom: a lone modification date is the only date
+        "updated": updated,
+        "categories": _distinct(str(t) for t in tags if isinstance(t, (str, int, float))),
+    }
 
 
 def _json_string(value) -> str | None:
@@ -253,18 +258,38 @@ def _reject(source_uri: str, reason: str, payload) -> dict:
     return {"source_uri": source_uri, "record_key": "file", "stage": "extract", "reason": reason, "payload": payload}
 
 
-def _keep(records: list[dict], rejects: list[dict], record: dict) -> None:
-    """Add `record` to `records`, or to `rejects` when the item has nothing to read."""
+class _NotAnItem(ValueError):
+    """An item that is no article object: its reason and raw payload."""
+
+    def __init__(self, problem: str, payload: str):
+        super().__init__(problem)
+        self.payload = payload
+
+
+def _keep_item(records: list[dict], rejects: list[dict], source_uri: str, position: int, item,
+               fields_of) -> None:
+    """Add the record `fields_of(item)` to `records`, or item `position` to `rejects` when it has
+    nothing to read or cannot be read: one item never costs the others."""
+    key = f"item {position}"
+    try:
+        record = {"source_uri": source_uri, "record_key": key, **fields_of(item)}
+    except _NotAnItem as err:
+        rejects.append(_item_reject(source_uri, key, str(err), err.payload))
+        return
+    except Exception as err:  # noqa: BLE001 -- one item is quarantined, the others are read
+        problem = "nested too deeply to read (RecursionError)" if isinstance(err, RecursionError) \
+            else f"{type(err).__name__}: {err}"
+        rejects.append(_item_reject(source_uri, key, f"is unreadable: {problem}", None))
+        return
     if any(record[k] for k in ("id", "url", "title", "text")):
         records.append(record)
         return
     # e.g. an <item/> illegally nested in another item: no article to read, and its empty title
     # and text would otherwise pass downstream as one identity for every such item of the run.
-    rejects.append(_item_reject(record["source_uri"], record["record_key"], "is empty: no title, link, id or body",
-                                record["payload"]))
+    rejects.append(_item_reject(source_uri, key, "is empty: no title, link, id or body", record["payload"]))
 
 
-def _item_reject(source_uri: str, key: str, problem: str, payload: str) -> dict:
+def _item_reject(source_uri: str, key: str, problem: str, payload: str | None) -> dict:
     return {**_reject(source_uri, f"{key} {problem}", payload), "record_key": key}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 from charset_normalizer import from_bytes
 
+from readers.compression import GZIP_MAGIC, MAX_DOCUMENT_BYTES, gunzipped
 from readers.feeds import feed_records
 from schemas import RAW_RECORDS
 from transforms.html import page_fields
@@ -24,8 +26,6 @@ CSV_SUFFIXES = {".csv"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
 PAGE_SUFFIXES = {".html", ".htm", ".xhtml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_SUFFIXES | PAGE_SUFFIXES
-
-MAX_DOCUMENT_BYTES = 256 << 20
 
 # A NUL byte in the first block is the usual test for "this is not text" (git and grep use it).
 _SNIFF_BYTES = 8192
@@ -41,14 +41,12 @@ class Extracted:
     as_of: str | None = None
 
     def add_record(self, source_uri: str, record_key: str, fmt: str, payload: str, **fields) -> None:
-        self.records.append({"source_uri": source_uri, "record_key": record_key, "format": fmt,
-                             "payload": payload, **fields})
+        self.records.append(_storable({"source_uri": source_uri, "record_key": record_key, "format": fmt,
+                                       "payload": payload, **fields}))
 
     def reject(self, source_uri: str, record_key: str, reason: str, payload: bytes | str | None) -> None:
-        if isinstance(payload, str):
-            payload = payload.encode()
-        self.rejects.append({"source_uri": source_uri, "record_key": record_key, "stage": "extract",
-                             "reason": reason, "payload": payload})
+        self.rejects.append(_storable({"source_uri": source_uri, "record_key": record_key, "stage": "extract",
+                                       "reason": reason, "payload": payload}))
 
     def records_frame(self) -> pl.DataFrame:
         return pl.DataFrame(self.records, schema=RAW_RECORDS)
@@ -93,38 +91,78 @@ def _read_json_lines(uri: str, text: str, out: Extracted, is_json_file: bool) ->
         except json.JSONDecodeError as err:
             out.reject(uri, "file", f"malformed JSON array: {err.msg} at line {err.lineno} column {err.colno}", text)
             return
-        lines = [(f"item {i}", json.dumps(item, ensure_ascii=False), item) for i, item in enumerate(items, 1)]
-    else:
-        lines = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
+        except Exception as err:  # noqa: BLE001 -- e.g. RecursionError: the file is quarantined, the run goes on
+            out.reject(uri, "file", f"unreadable JSON array: {_error(err)}", text)
+            return
+        if not items:
+            out.reject(uri, "file", "empty JSON array: no article to read", text)
+        for position, item in enumerate(items, 1):
+            key = f"item {position}"
             try:
-                lines.append((f"line {number}", line, json.loads(line)))
-            except json.JSONDecodeError as err:
-                out.reject(uri, f"line {number}", f"malformed JSON on line {number}: {err.msg} (column {err.colno})",
-                           line)
-    for key, raw, item in lines:
-        if not isinstance(item, dict):
-            out.reject(uri, key, f"{key} is a JSON {type(item).__name__}, not an object with article fields", raw)
+                raw = json.dumps(item, ensure_ascii=False)
+            except Exception as err:  # noqa: BLE001 -- one item is quarantined, the others are read
+                out.reject(uri, key, f"{key} cannot be written back as JSON: {_error(err)}", None)
+                continue
+            _add_json_item(uri, key, raw, item, out)
+        return
+    # JSON Lines are separated by "\n" alone: str.splitlines() would also split inside a string at
+    # U+2028, U+2029 or U+0085, which JSON allows unescaped.
+    lines = text.split("\n")
+    if not any(line.strip() for line in lines):  # e.g. only U+2028 or NBSP: blank to str.strip, not to bytes.strip
+        out.reject(uri, "file", "blank file: no JSON line to read", text)
+        return
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
-        out.add_record(uri, key, "jsonl", raw, **record_fields(item))
+        key = f"line {number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            out.reject(uri, key, f"malformed JSON on line {number}: {err.msg} (column {err.colno})", line)
+            continue
+        except Exception as err:  # noqa: BLE001 -- e.g. RecursionError: one line is quarantined, the run goes on
+            out.reject(uri, key, f"unreadable JSON on line {number}: {_error(err)}", line)
+            continue
+        _add_json_item(uri, key, line.removesuffix("\r"), item, out)
+
+
+def _add_json_item(uri: str, key: str, raw: str, item, out: Extracted) -> None:
+    if not isinstance(item, dict):
+        out.reject(uri, key, f"{key} is a JSON {type(item).__name__}, not an object with article fields", raw)
+        return
+    try:
+        fields = record_fields(item)
+    except Exception as err:  # noqa: BLE001 -- one record is quarantined, the others are read
+        out.reject(uri, key, f"{key} has unreadable article fields: {_error(err)}", raw)
+        return
+    out.add_record(uri, key, "jsonl", raw, **fields)
 
 
 def _read_csv(uri: str, text: str, out: Extracted) -> None:
+    # Python's default limit is 128 KiB per field; an article body may be longer, and a later stage
+    # reads long texts in pieces. Every field sits in the document, itself capped in size.
     csv.field_size_limit(1 << 30)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        out.reject(uri, "file", "CSV file has no header row", text)
-        return
     try:
+        if not reader.fieldnames:
+            out.reject(uri, "file", "CSV file has no header row", text)
+            return
+        number = 0
         for number, row in enumerate(reader, 1):
-            raw = json.dumps(row, ensure_ascii=False)
-            if None in row:
-                out.reject(uri, f"row {number}",
-                           f"row {number} has more fields than the header's {len(reader.fieldnames)}", raw)
+            key = f"row {number}"
+            try:
+                raw = json.dumps(row, ensure_ascii=False)
+                if None in row:
+                    out.reject(uri, key, f"row {number} has more fields than the header's {len(reader.fieldnames)}",
+                               raw)
+                    continue
+                fields = record_fields(row)
+            except Exception as err:  # noqa: BLE001 -- one row is quarantined, the others are read
+                out.reject(uri, key, f"row {number} is unreadable: {_error(err)}", None)
                 continue
-            out.add_record(uri, f"row {number}", "csv", raw, **record_fields(row))
+            out.add_record(uri, key, "csv", raw, **fields)
+        if number == 0:
+            out.reject(uri, "file", "CSV file has a header row but no rows: no article to read", text)
     except csv.Error as err:
         out.reject(uri, f"row {reader.line_num}", f"malformed CSV at line {reader.line_num}: {err}", text)
 
@@ -148,17 +186,6 @@ def _sniffed_kind(data: bytes, content_type: str | None) -> str | None:
     return None
 
 
-def _gunzipped(data: bytes) -> bytes:
-    # Bounded, so a small compressed "bomb" cannot expand into all of memory.
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    inflated = inflater.decompress(data, MAX_DOCUMENT_BYTES)
-    if inflater.unconsumed_tail:
-        raise ValueError(f"it expands to more than {MAX_DOCUMENT_BYTES >> 20} MiB")
-    if not inflater.eof:
-        raise EOFError("the compressed stream ends early")
-    return inflated
-
-
 def _looks_like_feed_url(name: str) -> bool:
     return re.search(r"/(?:feeds?|rss|atom)(?:/|\.|$)|[?&]feed=", name.lower()) is not None
 
@@ -166,11 +193,23 @@ def _looks_like_feed_url(name: str) -> bool:
 def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type: str | None = None,
                   base_url: str | None = None) -> None:
     """Add the records of one document (a file's or an HTTP response's bytes) to `out`, or its
-    reasons for rejection. `name` (file name or URL path) and `content_type` decide the reader."""
-    if data[:2] == b"\x1f\x8b":
+    reasons for rejection. `name` (file name or URL path) and `content_type` decide the reader.
+    Never raises: a failure that belongs to no one record quarantines the whole document (key
+    "file") and takes back whatever of it had been added."""
+    records, rejects = len(out.records), len(out.rejects)
+    try:
+        _read_document(data, uri, name, out, content_type, base_url)
+    except Exception as err:  # noqa: BLE001 -- the extract stage quarantines a document, it never stops on one
+        del out.records[records:], out.rejects[rejects:]
+        out.reject(uri, "file", f"unreadable document: {_error(err)}", data)
+
+
+def _read_document(data: bytes, uri: str, name: str, out: Extracted, content_type: str | None,
+                   base_url: str | None) -> None:
+    if data[:2] == GZIP_MAGIC:
         try:
-            data = _gunzipped(data)
-        except (OSError, EOFError, zlib.error, ValueError) as err:
+            data = gunzipped(data, MAX_DOCUMENT_BYTES)
+        except (EOFError, zlib.error, ValueError) as err:
             out.reject(uri, "file", f"unusable gzip data: {err}", data)
             return
         name = name[:-3] if name.lower().endswith(".gz") else name
@@ -193,8 +232,8 @@ def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type
         kind = suffix
     if kind in ("feed", "jsonfeed"):
         records, rejects = feed_records(data, uri, base_url)
-        out.records.extend(records)
-        out.rejects.extend(rejects)
+        out.records.extend(map(_storable, records))
+        out.rejects.extend(map(_storable, rejects))
         return
     if kind == "page":
         _read_page(data, uri, base_url, out)
@@ -212,7 +251,11 @@ def read_document(data: bytes, uri: str, name: str, out: Extracted, content_type
 
 def _read_page(data: bytes, uri: str, base_url: str | None, out: Extracted) -> None:
     html = data.decode("utf-8") if _is_utf8(data) else str(from_bytes(data).best() or data.decode("latin-1"))
-    fields = page_fields(html, base_url or (uri if "://" in uri else None), max_date=out.as_of)
+    try:
+        fields = page_fields(html, base_url or (uri if "://" in uri else None), max_date=out.as_of)
+    except Exception as err:  # noqa: BLE001 -- e.g. markup nested too deeply for the extractor
+        out.reject(uri, "page", f"unreadable web page: {_error(err)}", data)
+        return
     if not (fields.get("title") or fields.get("text")):
         out.reject(uri, "page", "no article found in the page: it has neither a title nor main text", data)
         return
@@ -230,16 +273,20 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def read_file(path: Path, out: Extracted) -> None:
-    """Add the records of one file to `out`, or its reasons for rejection."""
+    """Add the records of one file to `out`, or its reasons for rejection. Never raises."""
+    uri = _path_text(path)
     try:
         data = path.read_bytes()
     except OSError as err:
-        out.reject(str(path), "file", f"cannot read file: {err.strerror}", None)
+        out.reject(uri, "file", f"cannot read file: {err.strerror or err}", None)
+        return
+    except Exception as err:  # noqa: BLE001 -- e.g. MemoryError: the file is quarantined, the run goes on
+        out.reject(uri, "file", f"cannot read file: {_error(err)}", None)
         return
     if not data.strip():
-        out.reject(str(path), "file", "empty file: no article to read", data)
+        out.reject(uri, "file", "empty file: no article to read", data)
         return
-    read_document(data, str(path), path.name, out)
+    read_document(data, uri, _path_text(path.name), out)
 
 
 def extracted_records(inputs: list[Path], as_of: str | None = None) -> Extracted:
@@ -248,3 +295,51 @@ def extracted_records(inputs: list[Path], as_of: str | None = None) -> Extracted
     for path in input_files(inputs):
         read_file(path, out)
     return out
+
+
+def _path_text(path: Path | str) -> str:
+    """`path` as a storable string: the bytes of a name that is not UTF-8 as backslash escapes
+    (b"caf\\xe9.txt" -> "caf\\\\xe9.txt"), as Python holds them as lone surrogates no encoder takes."""
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that did not come from the file system
+        return _storable_text(str(path))
+
+
+def _storable(row: dict) -> dict:
+    """`row` with every string valid Unicode, so Polars and Parquet take it, and a str payload as bytes."""
+    clean = {}
+    for name, value in row.items():
+        if isinstance(value, str):
+            value = _storable_text(value)
+        elif isinstance(value, list):
+            value = [_storable_text(v) if isinstance(v, str) else v for v in value]
+        clean[name] = value
+    if row.get("stage") is not None:  # a reject: its payload is bytes (the binary column of the quarantine)
+        payload = row.get("payload")
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8", "backslashreplace")
+        elif payload is not None and not isinstance(payload, bytes):
+            try:
+                payload = bytes(payload)
+            except (TypeError, ValueError):
+                payload = None
+        clean["payload"] = payload
+    return clean
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable_text(text: str) -> str:
+    # A JSON "\\ud800" escape decodes to a lone surrogate, which no UTF-8 encoder takes: written
+    # back as the same escape.
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _error(err: BaseException) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply to read (RecursionError)"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

@@ -34,6 +34,13 @@ def _write(tmp_path, name: str, data: bytes):
         pytest.param("dump.jsonl", b'[1, 2]\n', "line 1", r"JSON list, not an object", id="json-not-object"),
         pytest.param("dump.csv", b'title,text\nA,B\nC,D,E\n', "row 2", r"more fields than the header", id="csv-extra"),
         pytest.param("notes.pdf", b"%PDF-1.4", "file", r"^unsupported document type \(file type '\.pdf'", id="unsupported"),
+        pytest.param("items.json", b"[]", "file", r"^empty JSON array: no article to read$", id="empty-json-array"),
+        pytest.param("dump.csv", b"title,text\n\n", "file", r"^CSV file has a header row but no rows",
+                     id="csv-header-only"),
+        pytest.param("dump.jsonl", "\u2028\n\u00a0\n".encode(), "file", r"^blank file: no JSON line to read$",
+                     id="unicode-blank-lines"),
+        pytest.param("dump.jsonl", b'{"title": 1' + b"0" * 5000 + b"}\n", "line 1",
+                     r"^unreadable JSON on line 1: ValueError: Exceeds the limit", id="json-int-too-long"),
     ],
 )
 def test_bad_input_is_rejected_with_a_reason(tmp_path, name, data, record_key, reason):
@@ -78,6 +85,12 @@ def test_every_corpus_file_loads():
     assert wikinews.height == 295
     assert wikinews["published_at"].null_count() == 0
     assert not wikinews["url"].str.contains("//wiki/").any()
+
+
+def test_a_json_line_may_hold_unicode_line_separators(tmp_path):
+    path = _write(tmp_path, "dump.jsonl", '{"title": "One\u2028Two", "text": "a\u0085b"}\n'.encode())
+    out = extracted_records([path])
+    assert [(r["record_key"], r["title"]) for r in out.records] == [("line 1", "One\u2028Two")]
 
 
 def test_a_json_array_file_is_read_item_by_item(tmp_path):
