@@ -190,13 +190,19 @@ def run(
         checked_task_runner(settings)
     except TaskRunnerUnusable as err:
         _fail(str(err), 2)
+    from flows import lifecycle
+
+    # Ctrl-C and SIGTERM end the run at once (its staged files removed, its children killed); a
+    # killed run's children are ended by the watchdog, its staged files by the next run.
     try:
         # The heartbeat thread only matters to a server watching for crashed runs.
-        with (temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        with (lifecycle.stop_on_signals(echo=lambda line: typer.echo(line, err=True)),
+              lifecycle.Watchdog(),
+              temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
               workers_api(settings)):
-            summary = newsflow_run(settings)
+            summary = lifecycle.run_interruptibly(newsflow_run, settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
-        _fail(f"run failed, the warehouse was left as it was: {type(err).__name__}: {err}", 1)
+        _fail(f"run failed: {type(err).__name__}: {err}\n{lifecycle.outcome_line()}", 1)
     if summary.status == "skipped":
         typer.echo(f"run {summary.run_id} skipped: {summary.skipped_because}; nothing was read or loaded")
         return

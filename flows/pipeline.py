@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from readers.sources import Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from lexicons.gazetteer import gazetteer
+from flows import lifecycle
 from flows.isolation import isolated
 from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
@@ -240,7 +240,9 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
 def load(store: Warehouse, run_id: str, docs_staging: Path) -> int:
     """Commit every chunk the run staged as one snapshot of the lake, then copy in the Data Docs;
     returns the snapshot."""
+    lifecycle.mark("committing")
     snapshot = store.commit(run_id)
+    lifecycle.mark("committed", f"run {run_id}, snapshot {snapshot}")
     shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
     get_run_logger().info("Run %s committed as snapshot %s of %s", run_id, snapshot, store.describe())
     return snapshot
@@ -254,6 +256,9 @@ def maintain(store: Warehouse, retention_days: float) -> None:
     get_run_logger().info("Maintenance: data files %d -> %d, %d snapshots expired, %d files deleted",
                           done["data_files_before"], done["data_files_after"], done["snapshots_expired"],
                           done["files_deleted"])
+    if done["orphaned_files_deleted"]:
+        get_run_logger().warning("Removed %d data files that an interrupted commit wrote but never recorded",
+                                 done["orphaned_files_deleted"])
 
 
 @task(cache_policy=NO_CACHE)
@@ -275,14 +280,23 @@ def newsflow_run(settings: Settings) -> RunSummary:
     if not isinstance(settings, Settings):  # a deployment's run: its parameters come back as JSON
         settings = settings_from_json(settings)
     run_id = str(flow_run.id)
+    lifecycle.mark("reading")
     with run_lock(settings.warehouse, run_id, settings.if_running, settings.wait_timeout, get_run_logger(),
                   catalog=settings.catalog) as other:
         if other is not None:
             summary = RunSummary.skipped(run_id, str(settings.warehouse), f"{other.describe()} held the warehouse")
         else:
-            # Data Docs are rendered outside the warehouse and copied in only once the load committed.
-            with tempfile.TemporaryDirectory(prefix="newsflow-docs-") as docs_staging:
-                summary = _run(settings, Path(docs_staging))
+            store = Warehouse.from_settings(settings)
+            lifecycle.mark("reading", cleanup=lambda: store.discard(run_id))
+            left = store.remove_leftovers(run_id)
+            if left:
+                get_run_logger().warning("Removed what %d dead runs left in %s: %s", len(left), store.staging_dir,
+                                         ", ".join(left))
+            # Data Docs are rendered beside the staged tables and copied in only once the load committed.
+            try:
+                summary = _run(settings, store.docs_staging(run_id))
+            finally:
+                store.discard(run_id)
     publish_report(summary)
     if summary.status == "skipped":  # shown as "Skipped" in the Prefect UI; callers still get the summary
         return Completed(name="Skipped", message=summary.skipped_because, data=summary)
@@ -307,6 +321,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
+    docs_staging.mkdir(parents=True, exist_ok=True)
     validator = Validator(docs_staging, started_at)
 
     extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at)

@@ -219,7 +219,8 @@ def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server,
     (warehouse / "catalog.sqlite").write_bytes(b"this is not a SQLite catalog")
     result = newsflow("run", str(SEEDS), "--warehouse", str(warehouse))
     assert result.exit_code == 1
-    assert "run failed, the warehouse was left as it was" in result.output
+    assert "run failed: " in result.output
+    assert "nothing was loaded; the warehouse was left as it was" in result.output
     assert (warehouse / "catalog.sqlite").read_bytes() == b"this is not a SQLite catalog"
     # nothing else was written; the run lock's (empty) file stays, as OS lock files do
     assert sorted(p.name for p in warehouse.iterdir()) == [".lock", "catalog.sqlite"]

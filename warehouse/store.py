@@ -224,9 +224,16 @@ class Warehouse:
             frame = conformed(getattr(tables, name), table)
             pq.write_table(frame.to_arrow().cast(arrow_schema(table)), folder / f"{name}.parquet")
 
-    def discard(self, run_id: str) -> None:
-        """Remove what the run staged (after a failure; `commit` removes it itself)."""
+    def docs_staging(self, run_id: str) -> Path:
+        """Where the run renders its Data Docs until its commit (beside its staged tables)."""
+        return self.staging_dir / f"{run_id}-docs"
+
+    def discard(self, run_id: str, docs: bool = True) -> None:
+        """Remove what the run staged: its tables (`commit` removes them itself) and, with `docs`,
+        its Data Docs."""
         shutil.rmtree(self.staging_dir / run_id, ignore_errors=True)
+        if docs:
+            shutil.rmtree(self.docs_staging(run_id), ignore_errors=True)
         if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
             self.staging_dir.rmdir()
 
@@ -259,7 +266,7 @@ class Warehouse:
                     con.execute("UPDATE runs SET snapshot_id = ? WHERE run_id = ?", [committed, run_id])
             return committed
         finally:
-            self.discard(run_id)
+            self.discard(run_id, docs=False)
 
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
@@ -365,12 +372,30 @@ class Warehouse:
         """One row per run snapshot still kept (snapshot_id), newest first, with the run that made
         it (maintenance snapshots, which change no rows, are left out)."""
         with self.connect() as con:
+            # A lake whose first commit was interrupted has a catalog but no tables yet.
+            has_runs = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'runs'").fetchone()[0]
+            runs = "runs" if has_runs else (
+                "(SELECT NULL::VARCHAR AS run_id, NULL::BIGINT AS records_read, NULL::BIGINT AS articles_new, "
+                "NULL::BIGINT AS articles_updated, NULL::BIGINT AS articles_unchanged, NULL::BIGINT AS quarantined "
+                "WHERE false)")
             return con.execute(
                 f"SELECT s.snapshot_id, s.snapshot_time AS committed_at, s.commit_message AS run_id, "
                 f"r.records_read, r.articles_new, r.articles_updated, r.articles_unchanged, r.quarantined "
-                f"FROM ducklake_snapshots({_literal(CATALOG)}) AS s LEFT JOIN runs AS r ON r.run_id = s.commit_message "
+                f"FROM ducklake_snapshots({_literal(CATALOG)}) AS s LEFT JOIN {runs} AS r ON r.run_id = s.commit_message "
                 f"WHERE s.commit_message IS NOT NULL ORDER BY s.snapshot_id DESC"
             ).pl()
+
+    def remove_leftovers(self, run_id: str) -> list[str]:
+        """Remove the staging folders (tables, Data Docs, spill files) of runs that died before
+        they could; call it holding the run lock, as run `run_id`. Returns the folders removed."""
+        if not self.staging_dir.is_dir():
+            return []
+        removed = []
+        for folder in sorted(self.staging_dir.iterdir()):
+            if folder.name not in (run_id, self.docs_staging(run_id).name):
+                shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+                removed.append(folder.name)
+        return removed
 
     def maintain(self, retention_days: float = RETENTION_DAYS, merge_from: int = 0) -> dict[str, int]:
         """Merge small data files, expire snapshots older than `retention_days`, delete the files
@@ -395,8 +420,12 @@ class Warehouse:
                 f"to_milliseconds({int(float(retention_days) * 86_400_000)}::BIGINT))").fetchall())
             deleted = len(con.execute(f"CALL ducklake_cleanup_old_files({_literal(CATALOG)}, cleanup_all => true)"
                                       ).fetchall())
+            # Files a killed commit wrote but never recorded; runs are serialized by the run lock, so
+            # no other writer has files in flight.
+            orphans = len(con.execute(f"CALL ducklake_delete_orphaned_files({_literal(CATALOG)}, cleanup_all => true)"
+                                      ).fetchall())
             return {"data_files_before": before, "data_files_after": _file_count(con), "files_deleted": deleted,
-                    "snapshots_expired": expired}
+                    "snapshots_expired": expired, "orphaned_files_deleted": orphans}
 
     # --- migration -------------------------------------------------------------------------------
 
