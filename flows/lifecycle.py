@@ -91,6 +91,9 @@ def stop_on_signals(echo: Callable[[str], None]) -> Iterator[None]:
         sys.stderr.flush()
         os._exit(128 + signum)
 
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
     previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
@@ -122,13 +125,45 @@ def run_interruptibly(fn: Callable[..., T], *args) -> T:
     return outcome["value"]
 
 
+_forking_parent = {"pid": 0}
+_at_fork_registered = False
+
+
+def _remember_parent() -> None:
+    _forking_parent["pid"] = os.getpid()
+
+
+def _die_with_parent() -> None:
+    """In a forked child (spaCy's worker processes): be killed when the parent dies."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _forking_parent["pid"]:  # the parent died before the line above
+        os._exit(1)
+
+
+def die_with_parent_when_forked() -> None:
+    """Make every process this one forks from now on die with it (Linux: a parent-death signal).
+    Forks are where the watchdog falls short: a child forked just before `kill -9` may never be
+    seen by its poll."""
+    global _at_fork_registered
+    if not _at_fork_registered and sys.platform == "linux":
+        os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
+        _at_fork_registered = True
+
+
 class Watchdog:
     """A small process that outlives this one only long enough to kill its descendants when it
     dies (`kill -9` included): it polls this process's children every `interval` seconds and
-    kills those it saw once this process is gone. Started in its own session, so a Ctrl-C to the
-    terminal's process group does not stop it first."""
+    kills those it saw once this process is gone (the temporary Prefect server, Dask workers).
+    Started in its own session, so a Ctrl-C to the terminal's process group does not stop it
+    first. Forked children (spaCy's workers) also get a parent-death signal."""
 
     def __init__(self, interval: float = 0.25):
+        die_with_parent_when_forked()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flows.watchdog", str(os.getpid()), str(interval)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ the warehouse. Exports are written on demand (`export`), whole or as the changes
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -36,6 +37,8 @@ EXPORT_FORMATS = ("parquet", "csv")
 RETENTION_DAYS = 30
 MERGE_FROM_SMALL_FILES = 8  # after a run, merge a table's small files once it has this many
 COMMIT_MEMORY_LIMIT = "1GB"
+# Attempts at a run's commit when another connection wrote to the lake since it began.
+COMMIT_ATTEMPTS = 5
 TARGET_FILE_SIZE = 16_000_000  # bytes: data files merge up to this size (see Warehouse.maintain)
 
 
@@ -246,27 +249,40 @@ class Warehouse:
             self.migrate()
         staging = self.staging_dir / run_id
         try:
-            staged = {name: staging / "*" / f"{name}.parquet" for name in TABLES}
-            with self.lake.connect(read_only=False) as con:
-                # The commit reads every chunk's staged rows at once: past this much memory DuckDB
-                # spills to the staging folder rather than growing with the run's input.
-                con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
-                con.execute(f"SET temp_directory = {_literal(staging / 'spill')}")
-                con.execute("BEGIN TRANSACTION")
-                for table in PUBLISHED.values():
-                    _create_or_migrate(con, table)
-                snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
-                                       ).fetchone()[0]
-                self._load(con, staged, snapshot)
-                _record_updates(con, run_id, staged)
-                con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', {_literal(run_id)})")
-                con.execute("COMMIT")
-                committed = self._snapshot_of_run(con, run_id)
-                if committed != snapshot:  # another writer committed in between: record the true one
-                    con.execute("UPDATE runs SET snapshot_id = ? WHERE run_id = ?", [committed, run_id])
-            return committed
+            for attempt in range(COMMIT_ATTEMPTS):
+                try:
+                    return self._commit_once(run_id, staging)
+                except duckdb.TransactionException as err:
+                    # Another connection (an analyst's, say) wrote to the catalog since this
+                    # transaction began: SQLite answers "database is locked" at once, without
+                    # waiting; DuckLake reports a conflict. Nothing was committed: start again.
+                    if attempt + 1 == COMMIT_ATTEMPTS or not _is_write_conflict(err):
+                        raise
+                    time.sleep(0.2 * 2 ** attempt)
         finally:
             self.discard(run_id, docs=False)
+
+    def _commit_once(self, run_id: str, staging: Path) -> int:
+        """One attempt at the transaction of `commit`."""
+        staged = {name: staging / "*" / f"{name}.parquet" for name in TABLES}
+        with self.lake.connect(read_only=False) as con:
+            # The commit reads every chunk's staged rows at once: past this much memory DuckDB
+            # spills to the staging folder rather than growing with the run's input.
+            con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
+            con.execute(f"SET temp_directory = {_literal(staging / 'spill')}")
+            con.execute("BEGIN TRANSACTION")
+            for table in PUBLISHED.values():
+                _create_or_migrate(con, table)
+            snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
+                                   ).fetchone()[0]
+            self._load(con, staged, snapshot)
+            _record_updates(con, run_id, staged)
+            con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', {_literal(run_id)})")
+            con.execute("COMMIT")
+            committed = self._snapshot_of_run(con, run_id)
+            if committed != snapshot:  # another writer committed in between: record the true one
+                con.execute("UPDATE runs SET snapshot_id = ? WHERE run_id = ?", [committed, run_id])
+        return committed
 
     @staticmethod
     def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
@@ -622,3 +638,9 @@ def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[st
                 "VALUES (s.table_name, s.updated_at, s.run_id, s.rows_written)",
                 [name, run_id, rows],
             )
+
+
+def _is_write_conflict(err: duckdb.Error) -> bool:
+    """Whether a failed commit met another writer (worth a new attempt), not a fault of its own."""
+    message = str(err).lower()
+    return "database is locked" in message or "conflict" in message
