@@ -18,7 +18,7 @@ from prefect.runtime import flow_run
 
 from readers.fetch import Fetched, fetch_url
 from config.settings import Settings, is_url, settings_from_json
-from readers.sources import Extracted, extracted_records, read_document
+from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
 from flows.validation import TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from lexicons.gazetteer import gazetteer
@@ -84,15 +84,17 @@ class RunSummary:
 
 
 @task(cache_policy=NO_CACHE)
-def extract(paths: list[Path], as_of: datetime) -> Extracted:
+def extract(paths: list[Path], as_of: datetime, max_text_chars: int) -> Extracted:
     """Read every input file into raw records and rejects."""
-    return extracted_records(paths, as_of.date().isoformat())
+    return extracted_records(paths, as_of.date().isoformat(), max_text_chars * RECORD_CHARS_PER_TEXT_CHAR)
 
 
 @task(cache_policy=NO_CACHE)
-def fetch(url: str, timeout: float, max_bytes: int, etag: str | None, last_modified: str | None) -> Fetched:
-    """One HTTP GET; raises on transient failures, so the task's retries apply only to those."""
-    return fetch_url(url, timeout, max_bytes, etag, last_modified)
+def fetch(url: str, timeout: float, max_bytes: int, etag: str | None, last_modified: str | None,
+          deadline: float) -> Fetched:
+    """One HTTP GET within `deadline` seconds in all; raises on transient failures, so the task's
+    retries apply only to those."""
+    return fetch_url(url, timeout, max_bytes, etag, last_modified, deadline=deadline)
 
 
 def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings, out: Extracted,
@@ -106,7 +108,8 @@ def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings,
     )
     futures = {
         url: retrying.submit(url, settings.http_timeout, settings.http_max_bytes,
-                             validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"))
+                             validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"),
+                             settings.http_deadline)
         for url in urls
     }
     states = []
@@ -324,7 +327,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     docs_staging.mkdir(parents=True, exist_ok=True)
     validator = Validator(docs_staging, started_at)
 
-    extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at)
+    extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
     urls = [i for i in settings.inputs if is_url(i)]
     fetch_states = _fetched_documents(urls, store.fetch_state(urls), settings, extracted, started_at)
     records = extracted.records_frame()

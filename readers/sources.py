@@ -29,6 +29,11 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSON_LINES_SUFFIXES | CSV_SUFFIXES | FEED_S
 
 # A NUL byte in the first block is the usual test for "this is not text" (git and grep use it).
 _SNIFF_BYTES = 8192
+# A record's raw payload (its JSON line, CSV row, feed item or file) may be this many times its
+# text's cap (setting max_text_chars) before it is quarantined unread: markup and escapes make a
+# payload longer than its text; texts between the two caps are quarantined by the normalize stage.
+RECORD_CHARS_PER_TEXT_CHAR = 4
+QUARANTINED_PREFIX_CHARS = 1 << 20
 
 
 @dataclass
@@ -39,10 +44,26 @@ class Extracted:
     rejects: list[dict] = field(default_factory=list)
     # The run's start (ISO date): page dates after it are not believed. None: no bound.
     as_of: str | None = None
+    # A record whose raw payload is longer than this many characters is quarantined here, before
+    # its copies (text, payload, hashes) fill memory: a 200 MB line took a run to 4.4 GB. None: no cap.
+    max_record_chars: int | None = None
 
     def add_record(self, source_uri: str, record_key: str, fmt: str, payload: str, **fields) -> None:
+        if self.too_long(source_uri, record_key, payload):
+            return
         self.records.append(_storable({"source_uri": source_uri, "record_key": record_key, "format": fmt,
                                        "payload": payload, **fields}))
+
+    def too_long(self, source_uri: str, record_key: str, payload: str | None) -> bool:
+        """Quarantine the record if its payload is over `max_record_chars` (keeping the payload's
+        first QUARANTINED_PREFIX_CHARS characters: the whole record stays in its source)."""
+        if self.max_record_chars is None or payload is None or len(payload) <= self.max_record_chars:
+            return False
+        self.reject(source_uri, record_key,
+                    f"record of {len(payload)} characters is over the cap of {self.max_record_chars} (setting "
+                    f"max_text_chars x {RECORD_CHARS_PER_TEXT_CHAR}); the payload kept here is its first "
+                    f"{QUARANTINED_PREFIX_CHARS} characters", payload[:QUARANTINED_PREFIX_CHARS])
+        return True
 
     def reject(self, source_uri: str, record_key: str, reason: str, payload: bytes | str | None) -> None:
         self.rejects.append(_storable({"source_uri": source_uri, "record_key": record_key, "stage": "extract",
@@ -115,6 +136,8 @@ def _read_json_lines(uri: str, text: str, out: Extracted, is_json_file: bool) ->
         if not line.strip():
             continue
         key = f"line {number}"
+        if out.too_long(uri, key, line):
+            continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as err:
@@ -232,7 +255,8 @@ def _read_document(data: bytes, uri: str, name: str, out: Extracted, content_typ
         kind = suffix
     if kind in ("feed", "jsonfeed"):
         records, rejects = feed_records(data, uri, base_url)
-        out.records.extend(map(_storable, records))
+        out.records.extend(_storable(r) for r in records if not out.too_long(r["source_uri"], r["record_key"],
+                                                                              r["payload"]))
         out.rejects.extend(map(_storable, rejects))
         return
     if kind == "page":
@@ -276,6 +300,13 @@ def read_file(path: Path, out: Extracted) -> None:
     """Add the records of one file to `out`, or its reasons for rejection. Never raises."""
     uri = _path_text(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            with path.open("rb") as head:
+                out.reject(uri, "file", f"file of {size} bytes is over the {MAX_DOCUMENT_BYTES >> 20} MiB cap for one "
+                                        f"document; the payload kept here is its first {QUARANTINED_PREFIX_CHARS} "
+                                        "bytes", head.read(QUARANTINED_PREFIX_CHARS))
+            return
         data = path.read_bytes()
     except OSError as err:
         out.reject(uri, "file", f"cannot read file: {err.strerror or err}", None)
@@ -289,9 +320,9 @@ def read_file(path: Path, out: Extracted) -> None:
     read_document(data, uri, _path_text(path.name), out)
 
 
-def extracted_records(inputs: list[Path], as_of: str | None = None) -> Extracted:
+def extracted_records(inputs: list[Path], as_of: str | None = None, max_record_chars: int | None = None) -> Extracted:
     """Raw records and rejects of every file named by `inputs`."""
-    out = Extracted(as_of=as_of)
+    out = Extracted(as_of=as_of, max_record_chars=max_record_chars)
     for path in input_files(inputs):
         read_file(path, out)
     return out

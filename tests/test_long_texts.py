@@ -37,7 +37,7 @@ PARAGRAPH = ("President Emmanuel Macron of France met Chancellor Olaf Scholz in 
 def test_a_text_parsed_in_pieces_keeps_exact_offsets_and_numbering(nlp):
     text = PARAGRAPH * 12
     whole = parsed_documents(nlp, ["Short title", text])
-    pieces = parsed_documents(nlp, ["Short title", text], piece_chars=500)
+    pieces = parsed_documents(nlp, ["Short title", text], long_chars=500, piece_chars=500)
     tokens = pieces.tokens.filter(doc_index=1)
     assert all(text[start:end] == word for start, end, word in tokens.select("start_char", "end_char", "text").rows())
     assert tokens["token_index"].to_list() == list(range(tokens.height))
@@ -54,6 +54,7 @@ def test_a_text_parsed_in_pieces_keeps_exact_offsets_and_numbering(nlp):
 def test_a_text_over_the_models_limit_is_parsed(nlp, monkeypatch):
     # The model's limit lowered (1,000,000 by default, error E088 above it) so that the test parses little.
     monkeypatch.setattr(nlp, "max_length", 2_000)
+    assert parsed_documents(nlp, ["x " * 1_500], with_tokens=False, long_chars=10**9, piece_chars=10**9).spans.height == 0
     text = PARAGRAPH * 30
     parsed = parsed_documents(nlp, [text], with_tokens=False)
     assert parsed.spans["end_char"].max() > nlp.max_length

@@ -165,3 +165,17 @@ def test_gzipped_files_are_read_by_their_inner_type_and_fake_gzip_is_rejected(tm
     assert [(r["record_key"], r["title"]) for r in out.records] == [("line 1", "Zipped")]
     assert [r["source_uri"].rsplit("/", 1)[1] for r in out.rejects] == ["fake.csv.gz"]
     assert out.rejects[0]["reason"].startswith("unsupported document type (file type '.gz'")
+
+
+def test_a_record_over_the_record_cap_is_quarantined_unread_with_the_start_of_its_payload(tmp_path):
+    from readers.sources import QUARANTINED_PREFIX_CHARS, extracted_records
+
+    body = "word " * 300_000
+    (tmp_path / "dump.jsonl").write_text(
+        json.dumps({"title": "Huge", "text": body}) + "\n" + json.dumps({"title": "Fine", "text": "ok"}) + "\n")
+    out = extracted_records([tmp_path], max_record_chars=1_000_000)
+    assert [r["title"] for r in out.records] == ["Fine"]
+    (reject,) = out.rejects
+    assert reject["record_key"] == "line 1"
+    assert reject["reason"].startswith("record of 1500029 characters is over the cap of 1000000 (setting max_text_chars")
+    assert len(reject["payload"]) == QUARANTINED_PREFIX_CHARS

@@ -18,11 +18,13 @@ class Parsed:
     tokens: pl.DataFrame  # TOKENS: one row per (doc_index, token_index)
 
 
-# Texts are parsed in pieces of at most this many characters. spaCy refuses texts over
-# nlp.max_length (1,000,000: error E088) and its parser and NER need about 1 GB of temporary memory
-# per 100,000 characters (spaCy's E088 message), so a long text is cut at paragraph, line,
-# sentence or word ends; news articles are far shorter and parse whole, as before.
-PIECE_CHARS = 100_000
+# Texts longer than LONG_TEXT_CHARS are parsed in pieces of at most PIECE_CHARS characters, one
+# piece at a time. spaCy refuses texts over nlp.max_length (1,000,000: error E088), and its parser
+# needs memory in proportion to the characters of a batch: a 1.2M-character text in batches of 32
+# pieces of 100,000 peaked at 3.6 GB, one piece of 20,000 at a time at 0.5 GB. Pieces end at
+# paragraph, line, sentence or word ends; news articles are far shorter and parse whole, as before.
+LONG_TEXT_CHARS = 100_000
+PIECE_CHARS = 20_000
 _CUTS = ("\n\n", "\n", ". ", " ")
 
 
@@ -45,49 +47,61 @@ def text_pieces(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
 
 
 def parsed_documents(nlp, texts: Sequence[str], batch_size: int = 32, n_process: int = 1,
-                     with_tokens: bool = True, piece_chars: int = PIECE_CHARS) -> Parsed:
+                     with_tokens: bool = True, long_chars: int = LONG_TEXT_CHARS,
+                     piece_chars: int = PIECE_CHARS) -> Parsed:
     """Entity spans and (when `with_tokens`) one row per token with its sentence, lemma, POS
     and dependency head, for each of `texts` (doc_index = position in `texts`). A text longer
-    than `piece_chars` (or the model's max_length) is parsed in pieces (`text_pieces`); offsets,
-    token and sentence numbers still count from the start of the whole text."""
-    piece_chars = min(piece_chars, nlp.max_length)
+    than `long_chars` (or the model's max_length) is parsed in pieces of `piece_chars`, one at a
+    time (`text_pieces`); offsets, token and sentence numbers still count from the start of the
+    whole text."""
+    long_chars = min(long_chars, nlp.max_length)
+    piece_chars = min(piece_chars, long_chars)
     spans: dict[str, list] = {name: [] for name in NER_SPANS.names()}
     tokens: dict[str, list] = {name: [] for name in TOKENS.names()}
-    owners = [(doc_index, offset) for doc_index, text in enumerate(texts)
-              for offset, _ in text_pieces(text, piece_chars)]
-    pieces = (piece for text in texts for _, piece in text_pieces(text, piece_chars))
-    token_base = sentence_base = 0
-    previous = None
-    for (doc_index, char_base), doc in zip(owners, nlp.pipe(pieces, batch_size=batch_size, n_process=n_process)):
-        if doc_index != previous:
-            token_base = sentence_base = 0
-            previous = doc_index
-        sentence_of = {}
-        for i, sent in enumerate(doc.sents):
-            sentence_of[sent.start] = sentence_base + i
-            if with_tokens:
-                for token in sent:
-                    tokens["doc_index"].append(doc_index)
-                    tokens["sentence_index"].append(sentence_base + i)
-                    tokens["token_index"].append(token_base + token.i)
-                    tokens["start_char"].append(char_base + token.idx)
-                    tokens["end_char"].append(char_base + token.idx + len(token.text))
-                    tokens["text"].append(token.text)
-                    tokens["lemma"].append(token.lemma_)
-                    tokens["pos"].append(token.pos_)
-                    tokens["tag"].append(token.tag_)
-                    tokens["dep"].append(token.dep_)
-                    tokens["head_index"].append(token_base + token.head.i)
-        for ent in doc.ents:
-            spans["doc_index"].append(doc_index)
-            spans["text"].append(ent.text)
-            spans["label"].append(ent.label_)
-            spans["start_char"].append(char_base + ent.start_char)
-            spans["end_char"].append(char_base + ent.end_char)
-            spans["sentence_index"].append(sentence_of[ent.sent.start])
-        token_base += len(doc)
-        sentence_base += len(sentence_of)
-    return Parsed(pl.DataFrame(spans, schema=NER_SPANS), pl.DataFrame(tokens, schema=TOKENS))
+    short = [i for i, text in enumerate(texts) if len(text) <= long_chars]
+    for doc_index, doc in zip(short, nlp.pipe((texts[i] for i in short), batch_size=batch_size, n_process=n_process)):
+        _add_rows(doc, doc_index, 0, 0, 0, spans, tokens, with_tokens)
+    for doc_index, text in enumerate(texts):
+        if len(text) <= long_chars:
+            continue
+        token_base = sentence_base = 0
+        pieces = text_pieces(text, piece_chars)
+        for (char_base, _), doc in zip(pieces, nlp.pipe((piece for _, piece in pieces), batch_size=1)):
+            sentence_base += _add_rows(doc, doc_index, char_base, token_base, sentence_base, spans, tokens,
+                                       with_tokens)
+            token_base += len(doc)
+    return Parsed(pl.DataFrame(spans, schema=NER_SPANS).sort("doc_index", maintain_order=True),
+                  pl.DataFrame(tokens, schema=TOKENS).sort("doc_index", maintain_order=True))
+
+
+def _add_rows(doc, doc_index: int, char_base: int, token_base: int, sentence_base: int,
+              spans: dict[str, list], tokens: dict[str, list], with_tokens: bool) -> int:
+    """Append the rows of `doc` (a text, or a piece of one starting at `char_base` with
+    `token_base` tokens and `sentence_base` sentences before it); returns its sentence count."""
+    sentence_of = {}
+    for i, sent in enumerate(doc.sents):
+        sentence_of[sent.start] = sentence_base + i
+        if with_tokens:
+            for token in sent:
+                tokens["doc_index"].append(doc_index)
+                tokens["sentence_index"].append(sentence_base + i)
+                tokens["token_index"].append(token_base + token.i)
+                tokens["start_char"].append(char_base + token.idx)
+                tokens["end_char"].append(char_base + token.idx + len(token.text))
+                tokens["text"].append(token.text)
+                tokens["lemma"].append(token.lemma_)
+                tokens["pos"].append(token.pos_)
+                tokens["tag"].append(token.tag_)
+                tokens["dep"].append(token.dep_)
+                tokens["head_index"].append(token_base + token.head.i)
+    for ent in doc.ents:
+        spans["doc_index"].append(doc_index)
+        spans["text"].append(ent.text)
+        spans["label"].append(ent.label_)
+        spans["start_char"].append(char_base + ent.start_char)
+        spans["end_char"].append(char_base + ent.end_char)
+        spans["sentence_index"].append(sentence_of[ent.sent.start])
+    return len(sentence_of)
 
 
 def combined_parse(chunks: Sequence[tuple[int, Parsed]]) -> Parsed:
