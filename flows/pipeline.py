@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from readers.fetch import Fetched, fetch_url
 from config.settings import Settings, is_url, settings_from_json
 from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
-from flows.validation import TableValidation, Validator
+from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from lexicons.gazetteer import gazetteer
 from flows import lifecycle
@@ -399,9 +399,13 @@ def walk_tables(validator: Validator, steps: list[TableStep]) -> Walked:
     for step in steps:
         frame = step.candidates(good)
         key = TABLES[step.table].key[0]
-        validation = validate(validator, step.table, frame)
+        # A row the suite itself fails on (an error, not a failed expectation) is left out with the error.
+        validation, crashed = isolated(lambda rows: validate(validator, step.table, rows), frame, key,
+                                       reraise=(CriticalValidationError,))
         validations.append(validation)
-        frames[step.table], failures[step.table] = frame, validation.failures_frame(key)
+        frames[step.table] = frame
+        failures[step.table] = pl.concat([validation.failures_frame(key), crashed.with_columns(
+            reason=pl.format("validation failed with an error: {}", pl.col("reason")))])
         good[step.table] = frame.join(failures[step.table], on=key, how="anti", maintain_order="left")
     keys = {name: TABLES[name].key[0] for name in frames}
     failures = cascaded_failures(frames, failures, keys)
@@ -477,11 +481,17 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     chunks, parsed, coded and validated; returns its tables (no `runs` row) and adds its counts
     to `total`."""
     logger = get_run_logger()
-    normalized = normalize(records, started_at, settings.max_text_chars)
+    # Each stage below that works on the chunk at once leaves out, with the error, a record it
+    # fails on (flows.isolation); the others go on.
+    numbered = records.with_row_index("_record").with_columns(pl.col("_record").cast(pl.String))
+    normalized, broken = isolated(
+        lambda rows: normalize(rows.drop("_record"), started_at, settings.max_text_chars), numbered, "_record")
     compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen))
-    checked = validate(validator, "articles", compared.with_columns(
-        has_title_or_text=(pl.col("title") != "") | (pl.col("text") != "")))
-    failed_articles = _failed(checked, "article_id")
+    checked, crashed = isolated(lambda rows: validate(validator, "articles", rows.with_columns(
+        has_title_or_text=(pl.col("title") != "") | (pl.col("text") != ""))), compared, "article_id",
+        reraise=(CriticalValidationError,))
+    failed_articles = pl.concat([_failed(checked, "article_id"), crashed.lazy().with_columns(
+        reason=pl.format("validation failed with an error: {}", pl.col("reason")))])
     good = compared.join(failed_articles.collect(), on="article_id", how="anti", maintain_order="left")
     to_load = good.filter(pl.col("change") != "unchanged")
     logger.info("chunk %d: %d records; %d articles new, %d changed, %d unchanged", index, records.height,
@@ -514,6 +524,10 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     good_event_mentions, good_events = walked.good["event_mentions"], walked.good["events"]
     rejects = pl.concat([
         pl.DataFrame(extract_rejects, schema=REJECTS).lazy(),
+        numbered.lazy().join(broken.lazy(), on="_record").select(
+            "source_uri", "record_key", stage=pl.lit("normalize"),
+            reason=pl.format("normalizing failed with an error: {}", pl.col("reason")),
+            payload=pl.col("payload").cast(pl.Binary)),
         normalize_rejects(normalized.lazy()),
         validation_rejects(compared.lazy(), failed_articles, "article_id", pl.col("payload")),
         language_rejects(compared.lazy(), failed_language.lazy()),
@@ -526,8 +540,8 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     failed_rows = results.filter(~pl.col("success"))
     normalize_rejected = normalized.filter(pl.col("reject_reason").is_not_null()).height
     steps = {
-        "records": {"in": records.height + len(extract_rejects), "out": records.height,
-                    "quarantined": len(extract_rejects)},
+        "records": {"in": records.height + len(extract_rejects), "out": records.height - broken.height,
+                    "quarantined": len(extract_rejects) + broken.height},
         "articles": {"in": normalized.height, "out": to_load.height, "unchanged": good.height - to_load.height,
                      "quarantined": normalize_rejected + compared.height - good.height + failed_language.height},
         **{name: counts for name, counts in walked.steps.items() if name not in ("entities", "events")},

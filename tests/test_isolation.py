@@ -90,12 +90,27 @@ def test_an_article_the_language_stage_fails_on_is_quarantined_and_the_run_goes_
         return real(documents, language, articles, settings)
 
     monkeypatch.setattr(pipeline, "code_events", coder_failing_on_one)
+    real_normalize, real_validate = pipeline.normalize, pipeline.validate
+
+    def normalize_failing_on_one(records, *args):
+        if records["title"].str.contains("Unnormalizable").any():
+            raise OverflowError("date value out of range")
+        return real_normalize(records, *args)
+
+    def suite_failing_on_one(validator, table_name, frame):
+        if table_name == "entity_mentions" and "name" in frame.columns and (frame["name"] == "Cairo").any():
+            raise TypeError("'<' not supported between instances of 'str' and 'NoneType'")
+        return real_validate(validator, table_name, frame)
+
+    monkeypatch.setattr(pipeline, "normalize", normalize_failing_on_one)
+    monkeypatch.setattr(pipeline, "validate", suite_failing_on_one)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     shutil.copy(SEED_FILE, inputs / "seed.txt")
     (inputs / "dump.jsonl").write_text(
         '{"title": "Egypt mediates", "text": "Egypt continued its mediating role in Cairo on Sunday."}\n'
-        '{"title": "Poisoned record", "text": "Israel struck targets in Gaza on Monday."}\n')
+        '{"title": "Poisoned record", "text": "Israel struck targets in Gaza on Monday."}\n'
+        '{"title": "Unnormalizable record", "text": "Nothing to see."}\n')
     warehouse = tmp_path / "warehouse"
     result = newsflow("run", str(inputs), "--warehouse", str(warehouse))
     assert result.exit_code == 0, result.output
@@ -107,10 +122,16 @@ def test_an_article_the_language_stage_fails_on_is_quarantined_and_the_run_goes_
 
     assert sorted(r["title"] for r in sql("select title from articles"))[:1] == ["Egypt mediates"]
     assert len(sql("select title from articles")) == 2
-    rows = sql("select stage, record_key, reason, octet_length(payload) n from quarantine")
-    assert rows == [{"stage": "language", "record_key": "line 2", "n": rows[0]["n"],
-                     "reason": "the language model or the event coder failed on this article: "
-                               "RecursionError: maximum recursion depth exceeded while coding"}]
-    assert rows[0]["n"] > 0
-    assert sql("select count(*) n from entity_mentions m join articles a using (article_id) "
-               "where a.title = 'Egypt mediates'")[0]["n"] > 0
+    rows = {r["stage"]: r for r in sql("select stage, record_key, reason, octet_length(payload) n from quarantine")}
+    assert set(rows) == {"language", "normalize", "validate"}
+    assert rows["language"]["record_key"] == "line 2" and rows["language"]["reason"] == (
+        "the language model or the event coder failed on this article: "
+        "RecursionError: maximum recursion depth exceeded while coding")
+    assert rows["normalize"]["record_key"] == "line 3" and rows["normalize"]["reason"] == (
+        "normalizing failed with an error: OverflowError: date value out of range")
+    assert rows["validate"]["reason"] == ("validation failed with an error: TypeError: '<' not supported between "
+                                          "instances of 'str' and 'NoneType'")
+    assert all(r["n"] > 0 for r in rows.values())
+    names = {r["text"] for r in sql("select m.text from entity_mentions m join articles a using (article_id) "
+                                    "where a.title = 'Egypt mediates'")}
+    assert "Egypt" in names and "Cairo" not in names
