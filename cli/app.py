@@ -83,6 +83,23 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # A fresh temporary server needs more than the default 20 s on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    if "PREFECT_API_URL" not in os.environ:
+        # The temporary server is a local process: when it stops answering it has died, and five
+        # retries with backoff only hold the run for minutes before it says so.
+        os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "1")
+
+
+def _orchestration_lost(err: BaseException) -> bool:
+    """Whether a run failed because the Prefect API could not be reached (its server died)."""
+    import httpx
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _warehouse_root(warehouse: Optional[Path]) -> Path:
@@ -202,6 +219,16 @@ def run(
               workers_api(settings)):
             summary = lifecycle.run_interruptibly(newsflow_run, settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
+        if _orchestration_lost(err):
+            from prefect.settings import PREFECT_API_URL
+
+            typer.echo(f"newsflow: run failed: the Prefect API ({PREFECT_API_URL.value() or 'temporary server'}) "
+                       f"stopped answering ({type(err).__name__}: {err}); {lifecycle.outcome_line()}", err=True)
+            # Prefect would spend minutes more trying to send its events to the dead server.
+            lifecycle.kill_children()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         _fail(f"run failed: {type(err).__name__}: {err}\n{lifecycle.outcome_line()}", 1)
     if summary.status == "skipped":
         typer.echo(f"run {summary.run_id} skipped: {summary.skipped_because}; nothing was read or loaded")
