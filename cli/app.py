@@ -426,12 +426,13 @@ def sql(
     import duckdb
     import polars as pl
 
+    from warehouse.lake import WarehouseDamaged
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
         store = _store(warehouse, catalog, data_path)
         result = store.query(query, snapshot=store.snapshot_as_of(as_of) if as_of else None)
-    except (WarehouseMissing, SnapshotMissing) as err:
+    except (WarehouseMissing, WarehouseDamaged, SnapshotMissing) as err:
         _fail(str(err), 2)
     except duckdb.Error as err:
         _fail(f"query failed: {err}", 1)
@@ -537,11 +538,12 @@ def web(
 def history(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
             data_path: DataPathOption = None) -> None:
     """List the runs whose snapshots the warehouse keeps, newest first (for `sql --as-of`, `export --since`)."""
+    from warehouse.lake import WarehouseDamaged
     from warehouse.store import WarehouseMissing
 
     try:
         runs = _store(warehouse, catalog, data_path).history()
-    except WarehouseMissing as err:
+    except (WarehouseMissing, WarehouseDamaged) as err:
         _fail(str(err), 2)
     _echo_table(runs, 40)
 
@@ -560,6 +562,7 @@ def maintain(
     """Merge small data files, expire snapshots past retention, delete files no snapshot reads."""
     from config.settings import resolve_settings
     from warehouse.lock import run_lock
+    from warehouse.lake import WarehouseDamaged
     from warehouse.store import Warehouse, WarehouseMissing
 
     project = _config(None)
@@ -571,7 +574,7 @@ def maintain(
     try:
         with run_lock(settings.warehouse, "maintain", catalog=settings.catalog):
             done = store.maintain(settings.retention_days)
-    except WarehouseMissing as err:
+    except (WarehouseMissing, WarehouseDamaged) as err:
         _fail(str(err), 2)
     typer.echo(f"data files {done['data_files_before']} -> {done['data_files_after']}, "
                f"{done['snapshots_expired']} snapshots expired (kept: {settings.retention_days:g} days), "
