@@ -526,11 +526,20 @@ def web(
 
     from web.app import create_app
 
-    store = _store(warehouse, catalog, data_path)
+    from config.settings import resolve_settings
+    from warehouse.store import Warehouse
+
+    project = _config(None)
+    settings = resolve_settings(config=project.run if project else None, warehouse=warehouse, catalog=catalog,
+                                data_path=data_path)
+    store = Warehouse.from_settings(settings)
     if not store.exists():
         typer.echo(f"newsflow: no warehouse at {store.describe()} yet; pages answer 503 until a run loads one", err=True)
     typer.echo(f"serving {store.describe()} on http://{host}:{port}/" + (" (token required)" if token else ""))
-    uvicorn.run(create_app(store.root, token=token, catalog=store.lake.catalog, data_path=store.lake.data_path),
+    uvicorn.run(create_app(store.root, token=token, catalog=store.lake.catalog, data_path=store.lake.data_path,
+                           memory_limit=settings.web_memory_limit, sql_result_bytes=settings.web_sql_result_bytes,
+                           sql_concurrency=settings.web_sql_concurrency,
+                           export_concurrency=settings.web_export_concurrency),
                 host=host, port=port, log_level="info")
 
 

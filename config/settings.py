@@ -77,6 +77,13 @@ class Settings:
     task_runner: str = "default"
     dask_address: str = ""
     dask_workers: int = 2
+    # `newsflow web`: each SQL query or download gets a DuckDB with this memory limit; a SQL answer
+    # carries at most web_sql_result_bytes of JSON rows (then it is cut, and says so); at most
+    # this many queries and downloads run at once, others are answered 503 with Retry-After.
+    web_memory_limit: str = "512MB"
+    web_sql_result_bytes: int = 16 * 1024 * 1024
+    web_sql_concurrency: int = 2
+    web_export_concurrency: int = 2
 
 
 def settings_to_json(settings: Settings) -> dict:
