@@ -5,6 +5,8 @@ PostgreSQL 16 from the `pgserver` wheel (the catalog) and SeaweedFS from `seawee
 from __future__ import annotations
 
 import json
+import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -57,10 +59,16 @@ def postgres(folder: Path) -> Iterator[str]:
     port = free_port()
     pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "tcp.log"), "start"],
            pgdata=pgdata, user=user, timeout=60)
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
     try:
         yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
     finally:
-        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+        try:
+            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+        except subprocess.CalledProcessError:
+            # pg_ctl needs the data folder, which another pytest session's clean-up of old temporary
+            # folders may have removed; the server is stopped by its pid instead.
+            os.kill(postmaster, signal.SIGQUIT)
 
 
 def new_database(conninfo: str, name: str) -> str:
