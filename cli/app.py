@@ -555,8 +555,9 @@ def search(
         typer.echo(f"newsflow: warning: the search index could not be brought up to date ({type(err).__name__}: "
                    f"{err}); results may miss the latest runs; `newsflow search --rebuild` rebuilds it", err=True)
     else:
-        if rebuild:
-            typer.echo(f"search index rebuilt: {done.upserted} articles (snapshot {done.snapshot})", err=True)
+        if rebuild:  # the command's output without a query; beside results, a note on stderr
+            typer.echo(f"search index rebuilt: {done.upserted} articles (snapshot {done.snapshot})",
+                       err=query is not None)
     if query is None:
         return
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import sqlite3
 
@@ -195,7 +196,7 @@ def test_runs_keep_the_index_current_and_a_rerun_or_rebuild_changes_no_result(se
 
     rebuilt = newsflow("search", "--rebuild", "--warehouse", str(warehouse))
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert "search index rebuilt: 2 articles" in rebuilt.stderr
+    assert "search index rebuilt: 2 articles" in rebuilt.stdout
     assert _meta(warehouse)["refreshed_by"] == "rebuild"
     assert {q: _search(warehouse, *q) for q in QUERIES} == before
 
@@ -298,3 +299,17 @@ def test_api_search_without_an_index_says_how_to_build_it(seeded, tmp_path):
     (warehouse / "search.sqlite").unlink()
     answer = TestClient(create_app(warehouse)).get("/api/search", params={"q": "qatar"})
     assert answer.status_code == 503 and "newsflow search --rebuild" in answer.json()["error"]
+
+
+def test_a_run_whose_index_update_fails_is_still_committed(seeded, tmp_path):
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(seeded[0], warehouse)
+    (warehouse / "search.sqlite").unlink()
+    (warehouse / "search.sqlite").mkdir()  # the index cannot be opened, let alone written
+    second = tmp_path / "second.txt"
+    second.write_text("Gulf state acts on Hamas\nQatar agreed to expel Hamas leaders from Doha, officials said.\n")
+    result = newsflow("run", str(second), "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"articles new\s+1\n", result.stdout), result.stdout
+    failed = newsflow("search", "doha", "--warehouse", str(warehouse))
+    assert failed.exit_code == 1 and "could not be built" in failed.output
