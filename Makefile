@@ -32,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) warehouse/catalog.sqlite* warehouse/data warehouse/docs warehouse/staging
+	rm -rf $(VENV) warehouse/catalog.sqlite* warehouse/search.sqlite* warehouse/data warehouse/docs warehouse/staging

@@ -1,4 +1,4 @@
-"""The `newsflow` command line: run, sql, export, tables."""
+"""The `newsflow` command line: run, sql, search, export, tables."""
 
 from __future__ import annotations
 
@@ -70,6 +70,11 @@ class TaskRunner(str, enum.Enum):
 class SqlFormat(str, enum.Enum):
     table = "table"
     csv = "csv"
+    json = "json"
+
+
+class SearchFormat(str, enum.Enum):
+    table = "table"
     json = "json"
 
 
@@ -482,6 +487,98 @@ def export(
         _fail(str(err).strip("'\""), 2)
     what = f"rows of {table} changed since run {since}" if since else f"rows of {table}"
     typer.echo(f"wrote {rows} {what} to {out}")
+
+
+def _day(value: Optional[str], flag: str):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=flag) from None
+
+
+@app.command()
+def search(
+    query: Annotated[
+        Optional[str],
+        typer.Argument(help='Words that must all occur (any form: "expel" finds "expelled"); "quoted words" as a '
+                            "phrase; word* as a prefix."),
+    ] = None,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="Published on or after this day (YYYY-MM-DD, UTC).")]
+    = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Published on or before this day (YYYY-MM-DD, UTC).")]
+    = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Source name, domain or feed title (any case).")]
+    = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Most articles to show.")] = 20,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the search index from the warehouse first (then QUERY is optional).")
+    ] = False,
+    warehouse: WarehouseOption = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
+    output_format: Annotated[SearchFormat, typer.Option("--format", "-f", help="Output format.")] = SearchFormat.table,
+) -> None:
+    """Find the articles that talk about something, best first (BM25 over titles and texts).
+
+    Prints each article's rank, score, date, source, id, title and a passage, with the matched words in
+    [brackets]. The index (<warehouse>/search.sqlite) is brought up to date first: each run updates it
+    with the articles it changed; --rebuild makes it again from the warehouse."""
+    import json
+
+    from warehouse.lake import WarehouseDamaged
+    from warehouse.search import SearchIndex, SearchIndexMissing, SearchQueryError, fts_query
+    from warehouse.store import WarehouseMissing
+
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    if start and end and start > end:
+        raise typer.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
+    if query is None and not rebuild:
+        _fail("give the words to search for, e.g. newsflow search \"qatar hamas\" (or --rebuild)", 2)
+    if query is not None:
+        try:
+            fts_query(query)
+        except SearchQueryError as err:
+            _fail(str(err), 2)
+    store = _store(warehouse, catalog, data_path)
+    index = SearchIndex.of(store)
+    try:
+        done = index.rebuild(store) if rebuild else index.refresh(store)
+    except (WarehouseMissing, WarehouseDamaged) as err:
+        _fail(str(err), 2)
+    except Exception as err:  # noqa: BLE001 (an index that cannot be written is searched as it is)
+        if not index.exists():
+            _fail(f"the search index could not be built ({type(err).__name__}: {err})", 1)
+        typer.echo(f"newsflow: warning: the search index could not be brought up to date ({type(err).__name__}: "
+                   f"{err}); results may miss the latest runs; `newsflow search --rebuild` rebuilds it", err=True)
+    else:
+        if rebuild:  # the command's output without a query; beside results, a note on stderr
+            typer.echo(f"search index rebuilt: {done.upserted} articles (snapshot {done.snapshot})",
+                       err=query is not None)
+    if query is None:
+        return
+    try:
+        hits = index.search(query, start, end, source, limit)
+    except SearchIndexMissing as err:
+        _fail(str(err), 2)
+    if output_format is SearchFormat.json:
+        rows = [{"rank": h.rank, "article_id": h.article_id, "score": h.score, "published_at": h.published_at,
+                 "source": h.source, "title": h.marked("title"), "snippet": h.marked("snippet"), "url": h.url}
+                for h in hits]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    if not hits:
+        typer.echo("no article matches")
+        return
+    for h in hits:
+        typer.echo(f"{h.rank:>3}. {h.marked('title') or '(no title)'}")
+        typer.echo(f"     {(h.published_at or 'undated')[:10]} · {h.source or 'unknown source'} · score {h.score:g} · "
+                   f"article {h.article_id}")
+        if h.snippet:
+            typer.echo(f"     {' '.join(h.marked('snippet').split())}")
 
 
 @app.command()

@@ -47,6 +47,7 @@ from transforms.quarantine import (
 )
 from transforms.runs import planned_articles, run_report, validation_result_rows
 from warehouse.lock import run_lock
+from warehouse.search import SearchIndex
 from warehouse.store import MERGE_FROM_SMALL_FILES, RunTables, Warehouse
 
 
@@ -252,6 +253,23 @@ def load(store: Warehouse, run_id: str, docs_staging: Path) -> int:
 
 
 @task(cache_policy=NO_CACHE)
+def index_articles(store: Warehouse) -> None:
+    """Bring the search index (`<warehouse>/search.sqlite`) up to the committed snapshot: only the
+    articles inserted, changed or removed since its last snapshot are written (a missing or
+    unusable index is rebuilt). A failure is logged, not raised: the run is committed already,
+    and `newsflow search` catches up or says how to rebuild."""
+    logger = get_run_logger()
+    try:
+        done = SearchIndex.of(store).refresh(store)
+    except Exception as err:  # noqa: BLE001 (the index is a convenience beside a committed run)
+        logger.warning("The search index was not updated (%s: %s); `newsflow search --rebuild` rebuilds it",
+                       type(err).__name__, err)
+        return
+    logger.info("Search index %s to snapshot %s: %d articles written, %d removed", done.action, done.snapshot,
+                done.upserted, done.deleted)
+
+
+@task(cache_policy=NO_CACHE)
 def maintain(store: Warehouse, retention_days: float) -> None:
     """Expire snapshots past retention and delete unreferenced files; merge small files once a
     table has MERGE_FROM_SMALL_FILES of them (`newsflow maintain` merges whatever there is)."""
@@ -357,6 +375,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
         store.discard(run_id)
         raise
     load(store, run_id, docs_staging)
+    index_articles(store)
     maintain(store, settings.retention_days)
     if settings.export_url:
         send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)

@@ -33,6 +33,10 @@ from warehouse.reader import (
     EXPORT_FORMATS, MEDIA_TYPES, SQL_MEMORY_LIMIT, SQL_RESULT_BYTES, SQL_ROW_LIMIT, SQL_TIME_LIMIT, ExportStream,
     Filters, QueryRefused, Reader, UnknownTable,
 )
+from warehouse.search import (
+    DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT, MAX_LIMIT as SEARCH_MAX_LIMIT, SearchHit, SearchIndex, SearchIndexMissing,
+    SearchQueryError, fts_query,
+)
 from warehouse.store import WarehouseMissing
 
 TOKEN_COOKIE = "newsflow_token"
@@ -102,6 +106,44 @@ class SqlOut(BaseModel):
     truncated: bool = Field(description="True when the result had more rows than the row limit, or more bytes "
                                         "than the size limit, and was cut.")
     note: str | None = Field(None, description="Why the rows were cut (which limit), when they were.")
+
+
+class SearchLinksOut(BaseModel):
+    article: str = Field(description="The article's row (a read-only SQL query, /api/sql).")
+    entities: str = Field(description="The entities the article names, with their mentions in it.")
+    events: str = Field(description="The article's coded events with their evidence sentences (event_timeline).")
+
+
+class SearchHitOut(BaseModel):
+    rank: int = Field(description="1 = the best match.")
+    article_id: str
+    score: float = Field(description="BM25 score over title (weighted) and text; higher is better.")
+    title: str = Field(description="HTML: the title escaped, matched words in <mark>.")
+    snippet: str = Field(description="HTML: a passage of the text escaped, matched words in <mark>.")
+    published_at: str | None = Field(description="ISO 8601, UTC.")
+    source: str | None = Field(description="Source name, else domain, else feed title.")
+    url: str | None
+    links: SearchLinksOut
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[SearchHitOut]
+    stale: str | None = Field(None, description="Set when the index could not be brought up to the warehouse's "
+                                                "latest snapshot: why, and how to rebuild it.")
+
+
+def _article_queries(article_id: str) -> dict[str, str]:
+    """The SQL behind a search result's links (the article, its entities, its events)."""
+    key = "'" + article_id.replace("'", "''") + "'"
+    return {
+        "article": f"select * from articles where article_id = {key}",
+        "entities": ("select e.entity_id, e.label, e.name, count(*) as mentions from entity_mentions as m "
+                     f"join entities as e using (entity_id) where m.article_id = {key} group by all "
+                     "order by mentions desc, e.name"),
+        "events": ("select event_date, actor1_name, event_code, plover_event, actor2_name, evidence_sentence "
+                   f"from event_timeline where article_id = {key} order by field desc, sentence_index"),
+    }
 
 
 _ERRORS = {
@@ -181,10 +223,10 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise QueryRefused(f"{name} is not a valid date: {err}") from err
 
 
-def _filters(start: str | None, end: str | None, source: str | None) -> Filters:
-    filters = Filters(_date(start, "start"), _date(end, "end"), (source or "").strip() or None)
+def _filters(start: str | None, end: str | None, source: str | None, names: tuple[str, str] = ("start", "end")) -> Filters:
+    filters = Filters(_date(start, names[0]), _date(end, names[1]), (source or "").strip() or None)
     if filters.start and filters.end and filters.start > filters.end:
-        raise QueryRefused(f"start ({filters.start}) is after end ({filters.end})")
+        raise QueryRefused(f"{names[0]} ({filters.start}) is after {names[1]} ({filters.end})")
     return filters
 
 
@@ -324,6 +366,10 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
     async def _damaged(request: Request, err: WarehouseDamaged):
         return _error(err, 503)
 
+    @app.exception_handler(SearchIndexMissing)
+    async def _no_index(request: Request, err: SearchIndexMissing):
+        return _error(err, 503)
+
     @app.exception_handler(Busy)
     async def _busy(request: Request, err: Busy):
         return _error(err, 503, headers={"Retry-After": str(err.retry_after)})
@@ -419,6 +465,58 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
             result = await run_in_threadpool(reader.sql, query, limit, as_of)
         return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
                       truncated=result.truncated, note=result.note)
+
+    def _search(query: str, start: dt.date | None, end: dt.date | None, source: str | None,
+                limit: int) -> tuple[list[SearchHit], str | None]:
+        store = reader.warehouse
+        index = SearchIndex.of(store)
+        # Catch up with the runs since the index's snapshot (cheap); a rebuild is left to
+        # `newsflow search --rebuild` or the next run, not done inside a request.
+        try:
+            done = index.refresh(store, rebuild=False)
+            problem = done.reason if done.action == "stale" else None
+        except (WarehouseMissing, WarehouseDamaged):
+            raise
+        except Exception as err:  # noqa: BLE001 (a read-only folder, a busy index: search what is there)
+            problem = f"it could not be updated ({type(err).__name__}: {err})"
+        if not index.exists():
+            raise SearchIndexMissing("there is no search index yet: `newsflow search --rebuild` builds it "
+                                     "(and every run keeps it up to date)")
+        stale = None if problem is None else (
+            f"the search index is behind the warehouse: {problem}; results may miss recent articles; "
+            f"rebuild it with `newsflow search --rebuild`")
+        return index.search(query, start, end, source, limit), stale
+
+    @app.get("/api/search", response_model=SearchOut, summary="Search articles", responses={
+        200: {"description": "The articles matching every word, best first (BM25 over titles and texts), with "
+                             "highlighted titles and passages and links to their entities and events."},
+        **_ERRORS})
+    async def search(
+        request: Request,
+        q: Annotated[str, Query(description='Words that must all occur; "quoted words" as a phrase; word* as a '
+                                            'prefix.', examples=["qatar hamas"])],
+        date_from: Annotated[str | None, Query(alias="from", description="Published on or after this day "
+                                                                          "(YYYY-MM-DD, UTC).")] = None,
+        date_to: Annotated[str | None, Query(alias="to", description="Published on or before this day "
+                                                                      "(YYYY-MM-DD, UTC).")] = None,
+        source: Annotated[str | None, Query(description="Source name, domain or feed title (any case).")] = None,
+        limit: Annotated[int, Query(ge=1, le=SEARCH_MAX_LIMIT, description="Most articles to return.")]
+        = SEARCH_DEFAULT_LIMIT,
+    ) -> SearchOut:
+        filters = _filters(date_from, date_to, source, names=("from", "to"))
+        try:
+            fts_query(q)
+        except SearchQueryError as err:
+            raise QueryRefused(str(err)) from None
+        with sql_gate.held_slot():
+            hits, stale = await run_in_threadpool(_search, q, filters.start, filters.end, filters.source, limit)
+        sql_url = request.url_for("sql_get")
+        return SearchOut(query=q, stale=stale, results=[SearchHitOut(
+            rank=h.rank, article_id=h.article_id, score=h.score, title=h.html("title"), snippet=h.html("snippet"),
+            published_at=h.published_at, source=h.source, url=h.url,
+            links=SearchLinksOut(**{name: str(sql_url.include_query_params(sql=sql))
+                                    for name, sql in _article_queries(h.article_id).items()}),
+        ) for h in hits])
 
     @app.get("/", response_class=HTMLResponse, summary="The warehouse page", include_in_schema=True,
              responses={200: {"description": "Tables, downloads, filters and the latest validation results."}})
