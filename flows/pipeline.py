@@ -118,6 +118,11 @@ def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings,
     }
     states = []
     for url, future in futures.items():
+        future.wait()
+        if future.state.is_failed():  # not an unreachable server (that is a Fetched): an error of ours
+            error = future.state.result(raise_on_failure=False)
+            out.reject(url, "url", f"fetch failed with an error: {type(error).__name__}: {error}", None)
+            continue
         response: Fetched = future.result()
         if response.problem:
             out.reject(url, "url", response.problem, response.body)

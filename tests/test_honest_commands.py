@@ -141,3 +141,15 @@ def test_a_run_of_unreachable_feeds_lists_them_loads_the_quarantine_and_exits_3(
     assert reasons == sorted([{"source_uri": f"{base}/feed.xml", "stage": "extract"},
                               {"source_uri": refused, "stage": "extract"}], key=lambda r: r["source_uri"])
     assert sql(warehouse, "select count(*) as n from fetch_state") == [{"n": 0}]
+
+
+def test_fetch_with_retries_gives_up_with_a_problem_not_an_exception(failing_site):
+    from readers.fetch import fetch_with_retries
+
+    base, asked = failing_site
+    waits = []
+    fetched = fetch_with_retries(f"{base}/feed.xml", 2.0, 1 << 20, retries=2, retry_delay=0.01,
+                                 on_retry=lambda err, wait: waits.append(wait))
+    assert fetched.is_unreachable
+    assert fetched.problem == (f"fetch failed after 3 attempts: HTTP 500 Internal Server Error from {base}/feed.xml")
+    assert waits == [0.01, 0.02] and len(asked) == 3
