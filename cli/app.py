@@ -524,8 +524,10 @@ def export(
     from warehouse.lockdown import one_line
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
-    _check_writable(out)
+    if out.is_dir():
+        _fail(f"--out {out} is a folder; name a file in it, e.g. {out / 'table.parquet'}", 2)
     fmt = _export_format(out, output_format)
+    _check_writable(out)
     try:
         rows = _store(warehouse, catalog, data_path).export(table, out, fmt, since=since, raw_csv=raw_csv)
     except (WarehouseMissing, WarehouseDamaged, SnapshotMissing, KeyError) as err:
@@ -549,23 +551,22 @@ def _export_format(out: Path, asked: Optional[ExportFormat]) -> str:
 
 
 def _check_writable(out: Path) -> None:
-    """Exit 2, before the warehouse is read, when `out` is a folder or cannot be written."""
+    """Exit 2, before the warehouse is read, when the file `out` cannot be written (its folders
+    are made by the export)."""
     import tempfile
 
-    if out.is_dir():
-        _fail(f"--out {out} is a folder; name a file in it, e.g. {out / 'table.parquet'}", 2)
-    above = next((p for p in out.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
+    above = next((p for p in out.parents if p.exists()), Path("."))
+    if not above.is_dir():
         _fail(f"--out {out} cannot be written: {above} is a file, not a folder", 2)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # A probe file beside it: permission bits alone do not tell (root, read-only mounts, ACLs).
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".newsflow-probe-"):
+        # A probe file in the nearest existing folder: permission bits alone do not tell (root,
+        # read-only mounts, ACLs).
+        with tempfile.NamedTemporaryFile(dir=above, prefix=".newsflow-probe-"):
             pass
-        if out.exists() and not os.access(out, os.W_OK):
-            _fail(f"--out {out} cannot be written: the file is read-only", 2)
     except OSError as err:
-        _fail(f"--out {out} cannot be written: {err.strerror or err} (in {out.parent})", 2)
+        _fail(f"--out {out} cannot be written: {err.strerror or err} (in {above})", 2)
+    if out.exists() and not os.access(out, os.W_OK):
+        _fail(f"--out {out} cannot be written: the file is read-only", 2)
 
 
 @app.command()
