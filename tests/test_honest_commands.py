@@ -153,3 +153,19 @@ def test_fetch_with_retries_gives_up_with_a_problem_not_an_exception(failing_sit
     assert fetched.is_unreachable
     assert fetched.problem == (f"fetch failed after 3 attempts: HTTP 500 Internal Server Error from {base}/feed.xml")
     assert waits == [0.01, 0.02] and len(asked) == 3
+
+
+@pytest.mark.parametrize("query", ["select * from nope", "selec 1", "select 1; select 2"])
+def test_the_web_endpoint_answers_the_same_errors_in_one_line(seeded, query):
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    warehouse, _ = seeded
+    with TestClient(create_app(warehouse)) as client:
+        answer = client.get("/api/sql", params={"sql": query})
+    cli = newsflow("sql", query, "--warehouse", str(warehouse))
+    assert answer.status_code == 400 and cli.exit_code == 2
+    error = answer.json()["error"]
+    assert "\n" not in error and "LINE 1" not in error
+    assert _one_line_error(cli) == f"newsflow: {error}"
