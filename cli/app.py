@@ -191,12 +191,7 @@ def run(
     for dictionary in actors or []:
         if not dictionary.is_file():
             raise typer.BadParameter(f"actor dictionary '{dictionary}' does not exist", param_hint="--actors")
-    _prefect_defaults()
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    from flows.pipeline import newsflow_run
     from config.settings import resolve_settings
-    from warehouse.store import Warehouse
 
     project = _config(config)
     settings = resolve_settings(config=project.run if project else None, warehouse=warehouse, inputs=inputs,
@@ -206,6 +201,12 @@ def run(
                                 task_runner=task_runner.value if task_runner else None, dask_address=dask_address)
     if dask_address and settings.task_runner != "dask":
         raise typer.BadParameter("--dask-address needs --task-runner dask", param_hint="--dask-address")
+    _check_something_to_read(settings.inputs)
+    _prefect_defaults()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from flows.pipeline import newsflow_run
+    from warehouse.store import Warehouse
     from flows.scaleout import TaskRunnerUnusable, checked_task_runner, workers_api
 
     try:
@@ -260,6 +261,46 @@ def run(
     typer.echo("warehouse tables:")
     for name, rows in Warehouse.from_settings(settings).table_counts().iter_rows():
         typer.echo(f"  {name:<24}{rows:>8}")
+    _echo_problems(summary)
+    usable = (summary.articles_new + summary.articles_updated + summary.articles_unchanged
+              + summary.urls_not_modified)
+    if not usable:
+        why = ("the inputs held no records" if not summary.records_read
+               else f"all {summary.records_read} records and inputs read were quarantined")
+        _fail(f"run {summary.run_id} read nothing usable: {why}; only the quarantine rows were loaded", NOTHING_READ)
+
+
+# Exit code of a run that read nothing usable (see README, "Exit codes").
+NOTHING_READ = 3
+# Most lines of problems a run's summary shows; the quarantine table holds them all.
+PROBLEM_LINES = 20
+
+
+def _check_something_to_read(inputs: tuple[str, ...]) -> None:
+    """Exit with NOTHING_READ, before any flow starts, when the inputs are files and folders that
+    hold no file to read (an empty folder)."""
+    from config.settings import is_url
+    from readers.sources import input_files
+
+    if inputs and not any(is_url(i) for i in inputs) and not input_files([Path(i) for i in inputs]):
+        _fail(f"nothing to read: {', '.join(inputs)} holds no files (hidden ones are skipped); nothing was loaded",
+              NOTHING_READ)
+
+
+def _echo_problems(summary) -> None:
+    """One line per file, URL or record the run could not read, with its reason."""
+    if not summary.problems:
+        return
+    typer.echo("not read (also in the quarantine table, stage 'extract'):")
+    for problem in summary.problems[:PROBLEM_LINES]:
+        where = problem["source_uri"]
+        if problem["record_key"] not in ("file", "url", "page"):
+            where += f" ({problem['record_key']})"
+        typer.echo(f"  {where}: {' '.join(str(problem['reason']).split())}")
+    more = len(summary.problems) - PROBLEM_LINES
+    if more > 0:
+        typer.echo(f"  ... and {more} more: newsflow sql \"select source_uri, record_key, reason from quarantine "
+                   f"where stage = 'extract' and last_seen_run_id = '{summary.run_id}'\"")
 
 
 def _scheduled(config: Optional[Path], warehouse: Optional[Path], catalog: Optional[str] = None,
@@ -416,7 +457,7 @@ def _ensure_process_pool(name: str) -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
+    query: Annotated[str, typer.Argument(help="One SELECT (or EXPLAIN) statement, run read-only.")],
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     data_path: DataPathOption = None,
@@ -427,20 +468,21 @@ def sql(
                                      "(the last snapshot at or before it). See `newsflow history`."),
     ] = None,
 ) -> None:
-    """Run a read-only SQL query on the warehouse and print the result."""
-    import duckdb
+    """Run one read-only SQL query on the warehouse and print the result.
+
+    The query runs as the web endpoint runs it: one SELECT or EXPLAIN statement, no file access
+    outside the warehouse, no ATTACH, no settings; anything else is refused (exit 2)."""
     import polars as pl
 
     from warehouse.lake import WarehouseDamaged
+    from warehouse.lockdown import QueryRefused
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
     try:
         store = _store(warehouse, catalog, data_path)
         result = store.query(query, snapshot=store.snapshot_as_of(as_of) if as_of else None)
-    except (WarehouseMissing, WarehouseDamaged, SnapshotMissing) as err:
+    except (WarehouseMissing, WarehouseDamaged, SnapshotMissing, QueryRefused) as err:
         _fail(str(err), 2)
-    except duckdb.Error as err:
-        _fail(f"query failed: {err}", 1)
     if output_format is not SqlFormat.table:
         # JSON and CSV have no bytes type: blobs (e.g. quarantine payloads) are written as base64.
         result = result.with_columns(pl.col(pl.Binary).bin.encode("base64"))
@@ -455,8 +497,12 @@ def sql(
 @app.command()
 def export(
     table: Annotated[str, typer.Argument(help="Table to export (see `newsflow tables`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
-    output_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = ExportFormat.parquet,
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: a name ending in .parquet or .csv "
+                                                          "(replaced if it exists).")],
+    output_format: Annotated[
+        Optional[ExportFormat],
+        typer.Option("--format", "-f", help="File format (default: the --out file's extension)."),
+    ] = None,
     warehouse: WarehouseOption = None,
     catalog: CatalogOption = None,
     data_path: DataPathOption = None,
@@ -477,14 +523,22 @@ def export(
     In CSV, text cells that start with =, +, -, @, tab or carriage return get a leading single quote,
     so that a spreadsheet opening the file shows them instead of running them as formulas (CSV
     injection); --raw-csv writes them as they are."""
+    import duckdb
+
     from warehouse.lake import WarehouseDamaged
+    from warehouse.lockdown import one_line
     from warehouse.store import SnapshotMissing, WarehouseMissing
 
+    if out.is_dir():
+        _fail(f"--out {out} is a folder; name a file in it, e.g. {out / 'table.parquet'}", 2)
+    fmt = _export_format(out, output_format)
+    _check_writable(out)
     try:
-        rows = _store(warehouse, catalog, data_path).export(table, out, output_format.value, since=since,
-                                                            raw_csv=raw_csv)
+        rows = _store(warehouse, catalog, data_path).export(table, out, fmt, since=since, raw_csv=raw_csv)
     except (WarehouseMissing, WarehouseDamaged, SnapshotMissing, KeyError) as err:
         _fail(str(err).strip("'\""), 2)
+    except (OSError, duckdb.Error) as err:
+        _fail(f"export of {table} to {out} failed: {one_line(err)}", 1)
     what = f"rows of {table} changed since run {since}" if since else f"rows of {table}"
     typer.echo(f"wrote {rows} {what} to {out}")
 
@@ -579,6 +633,37 @@ def search(
                    f"article {h.article_id}")
         if h.snippet:
             typer.echo(f"     {' '.join(h.marked('snippet').split())}")
+
+
+def _export_format(out: Path, asked: Optional[ExportFormat]) -> str:
+    """The format `export` writes: the --out file's extension, which --format (if given) must match."""
+    known = {f".{f.value}": f.value for f in ExportFormat}
+    fmt = known.get(out.suffix.lower())
+    if fmt is None:
+        _fail(f"--out {out}: name the file .parquet or .csv (the formats export writes), not "
+              f"'{out.suffix or '(no extension)'}'", 2)
+    if asked is not None and asked.value != fmt:
+        _fail(f"--out {out} names a {fmt} file but --format is {asked.value}; make them agree", 2)
+    return fmt
+
+
+def _check_writable(out: Path) -> None:
+    """Exit 2, before the warehouse is read, when the file `out` cannot be written (its folders
+    are made by the export)."""
+    import tempfile
+
+    above = next((p for p in out.parents if p.exists()), Path("."))
+    if not above.is_dir():
+        _fail(f"--out {out} cannot be written: {above} is a file, not a folder", 2)
+    try:
+        # A probe file in the nearest existing folder: permission bits alone do not tell (root,
+        # read-only mounts, ACLs).
+        with tempfile.NamedTemporaryFile(dir=above, prefix=".newsflow-probe-"):
+            pass
+    except OSError as err:
+        _fail(f"--out {out} cannot be written: {err.strerror or err} (in {above})", 2)
+    if out.exists() and not os.access(out, os.W_OK):
+        _fail(f"--out {out} cannot be written: the file is read-only", 2)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from prefect.states import Completed
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from readers.fetch import Fetched, fetch_url
+from readers.fetch import Fetched, fetch_with_retries
 from config.settings import Settings, is_url, settings_from_json
 from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
 from flows.validation import CriticalValidationError, TableValidation, Validator
@@ -74,6 +74,9 @@ class RunSummary:
     # per step: rows in, rows out (loaded), unchanged, quarantined (see transforms.runs.run_report)
     steps: dict[str, dict[str, int]] = field(default_factory=dict)
     failed: list[dict] = field(default_factory=list)  # the failed expectations: table, expectation, column, count
+    # What the extract stage could not read, one entry per file, URL or record: source_uri,
+    # record_key ("file", "url", "page", or the record's), reason. Also in the quarantine table.
+    problems: list[dict] = field(default_factory=list)
     status: str = "completed"  # or "skipped": another run held the warehouse
     skipped_because: str | None = None
 
@@ -92,10 +95,15 @@ def extract(paths: list[Path], as_of: datetime, max_text_chars: int) -> Extracte
 
 @task(cache_policy=NO_CACHE)
 def fetch(url: str, timeout: float, max_bytes: int, etag: str | None, last_modified: str | None,
-          deadline: float) -> Fetched:
-    """One HTTP GET within `deadline` seconds in all; raises on transient failures, so the task's
-    retries apply only to those."""
-    return fetch_url(url, timeout, max_bytes, etag, last_modified, deadline=deadline)
+          deadline: float, retries: int, retry_delay: float) -> Fetched:
+    """One HTTP GET within `deadline` seconds in all, asked again after a transient failure
+    (timeout, connection error, 5xx) up to `retries` times with doubling pauses. The retries are
+    the task's own, not Prefect's: a URL that stays unreachable comes back as a Fetched with its
+    problem, a line in the run's summary, not as a failed task run and its tracebacks."""
+    logger = get_run_logger()
+    return fetch_with_retries(
+        url, timeout, max_bytes, etag, last_modified, deadline=deadline, retries=retries, retry_delay=retry_delay,
+        on_retry=lambda err, wait: logger.warning("%s; asking again in %g s", err, wait))
 
 
 def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings, out: Extracted,
@@ -103,26 +111,24 @@ def _fetched_documents(urls: list[str], known: pl.DataFrame, settings: Settings,
     """Fetch every URL concurrently; add their records (or rejects) to `out`. Returns one
     fetch_state row per URL that answered."""
     validators = {row["url"]: row for row in known.iter_rows(named=True)}
-    retrying = fetch.with_options(
-        retries=settings.http_retries,
-        retry_delay_seconds=[settings.http_retry_delay * 2**i for i in range(settings.http_retries)],
-    )
     futures = {
-        url: retrying.submit(url, settings.http_timeout, settings.http_max_bytes,
-                             validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"),
-                             settings.http_deadline)
+        url: fetch.submit(url, settings.http_timeout, settings.http_max_bytes,
+                          validators.get(url, {}).get("etag"), validators.get(url, {}).get("last_modified"),
+                          settings.http_deadline, settings.http_retries, settings.http_retry_delay)
         for url in urls
     }
     states = []
     for url, future in futures.items():
         future.wait()
-        if future.state.is_failed():
+        if future.state.is_failed():  # not an unreachable server (that is a Fetched): an error of ours
             error = future.state.result(raise_on_failure=False)
-            out.reject(url, "url", f"fetch failed after {settings.http_retries + 1} attempts: {error}", None)
+            out.reject(url, "url", f"fetch failed with an error: {type(error).__name__}: {error}", None)
             continue
         response: Fetched = future.result()
         if response.problem:
             out.reject(url, "url", response.problem, response.body)
+            if response.is_unreachable:
+                continue
         elif not response.not_modified:
             read_document(response.body or b"", url, url.split("?")[0], out, response.content_type,
                           base_url=response.final_url)
@@ -359,14 +365,17 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
             store.stage(run_id, index, chunk.tables)
             seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
         validator.build_docs()
-        summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states)
+        summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states,
+                                [{k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects])
         run_row = pl.DataFrame([{
             "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
             "status": "completed", "inputs": [str(p) for p in settings.inputs],
             "records_read": summary.records_read, "articles_new": summary.articles_new,
             "articles_updated": summary.articles_updated, "articles_unchanged": summary.articles_unchanged,
             "entity_mentions": summary.entity_mentions, "quarantined": summary.quarantined,
-            "counts": json.dumps(asdict(summary), sort_keys=True), "snapshot_id": None,
+            # the problems are the quarantine's extract rows already
+            "counts": json.dumps({k: v for k, v in asdict(summary).items() if k != "problems"}, sort_keys=True),
+            "snapshot_id": None,
         }])
         empty = {name: pl.DataFrame(schema=table.schema) for name, table in TABLES.items()}
         store.stage(run_id, index + 1, RunTables(**{**empty, "runs": conformed(run_row, RUNS),
@@ -476,7 +485,8 @@ class _Totals:
                 mine[name] = mine.get(name, 0) + value
         self.failed.extend(failed)
 
-    def summary(self, run_id: str, warehouse: str, records_read: int, fetch_states: pl.DataFrame) -> RunSummary:
+    def summary(self, run_id: str, warehouse: str, records_read: int, fetch_states: pl.DataFrame,
+                problems: list[dict]) -> RunSummary:
         for step, values in self.distinct.items():
             self.steps[step] = {name: len(keys) for name, keys in values.items()}
         c = {**self.counts, "entities": len(self.distinct.get("entities", {}).get("out", ())),
@@ -490,7 +500,7 @@ class _Totals:
             entities=c.get("entities", 0), event_mentions=c.get("event_mentions", 0), events=c.get("events", 0),
             duplicates=c.get("duplicates", 0), quarantined=c.get("quarantined", 0),
             quarantined_by_stage=dict(sorted(self.by_stage.items())), failed_expectations=len(self.failed),
-            steps=self.steps, failed=self.failed,
+            steps=self.steps, failed=self.failed, problems=problems,
         )
 
 

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -22,7 +23,7 @@ DEFAULT_DEADLINE = 60.0
 
 
 class TransientFetchError(RuntimeError):
-    """A failure that may pass on its own (timeout, connection error, 5xx): the task is retried."""
+    """A failure that may pass on its own (timeout, connection error, 5xx): worth asking again."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     problem: str | None = None
+    # The server could not be reached, or kept failing, through every attempt: there is no
+    # response to remember for a conditional request.
+    is_unreachable: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -116,6 +120,28 @@ def fetch_url(url: str, timeout: float, max_bytes: int, etag: str | None = None,
         return Fetched(url, status, final_url, problem=f"too many redirects: {err}")
     except httpx.InvalidURL as err:
         return Fetched(url, 0, url, problem=f"invalid URL: {err}")
+
+
+def fetch_with_retries(url: str, timeout: float, max_bytes: int, etag: str | None = None,
+                       last_modified: str | None = None, *, deadline: float = DEFAULT_DEADLINE, retries: int = 0,
+                       retry_delay: float = 0.0,
+                       on_retry: Callable[[TransientFetchError, float], None] | None = None) -> Fetched:
+    """`fetch_url`, asked again after each transient failure up to `retries` times, first after
+    `retry_delay` seconds, then twice as long each time (`on_retry` hears of each failure and the
+    wait). After the last attempt the failure comes back as a Fetched with `problem` set and
+    `is_unreachable`, not as an exception: an unreachable feed is an expected outcome of a run."""
+    for attempt in range(retries + 1):
+        try:
+            return fetch_url(url, timeout, max_bytes, etag, last_modified, deadline=deadline)
+        except TransientFetchError as err:
+            if attempt == retries:
+                return Fetched(url, 0, url, problem=f"fetch failed after {retries + 1} attempts: {err}",
+                               is_unreachable=True)
+            wait = retry_delay * 2 ** attempt
+            if on_retry is not None:
+                on_retry(err, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns on its last attempt
 
 
 class _Deadline:

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from schemas import SLICING, Slicing
 from warehouse.lake import Lake, SnapshotMissing
+from warehouse.lockdown import CONNECT_CONFIG, QueryRefused, check_query, refusal
 from warehouse.store import EXPORT_FORMATS, Warehouse, csv_safe_text, relations
 
 CATALOG = "newsflow"
@@ -48,52 +49,8 @@ SQL_MEMORY_LIMIT = "512MB"
 SQL_RESULT_BYTES = 16 * 1024 * 1024  # most bytes of JSON rows an answer carries; then it is cut
 EXPORT_BATCH_ROWS = 65_536
 
-# Set when the instance is created; the rest (file access, the lock) once the warehouse is attached.
-_CONNECT_CONFIG = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    # SQL must not see the web process's Python variables as tables (replacement scans).
-    "python_enable_replacements": False,
-}
-_STATEMENTS_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-_FILES = "queries may not read or write files outside the warehouse"
-_READ_ONLY = "the warehouse is read-only: only SELECT queries are allowed"
-_REFUSED_STATEMENTS = {
-    duckdb.StatementType.COPY: _FILES,
-    duckdb.StatementType.EXPORT: _FILES,
-    duckdb.StatementType.COPY_DATABASE: _FILES,
-    duckdb.StatementType.ATTACH: "queries may not attach other databases",
-    duckdb.StatementType.DETACH: "queries may not detach databases",
-    duckdb.StatementType.LOAD: "queries may not install or load extensions",
-    duckdb.StatementType.EXTENSION: "queries may not install or load extensions",
-    duckdb.StatementType.SET: "the configuration is locked: queries may not change settings",
-    duckdb.StatementType.VARIABLE_SET: "the configuration is locked: queries may not change settings",
-    duckdb.StatementType.PRAGMA: "the configuration is locked: queries may not run PRAGMA statements",
-    duckdb.StatementType.CALL: "CALL is not allowed; use SELECT * FROM function(...)",
-}
-# Table functions that change the state of the database instance (logging, profiling,
-# checkpoints), run SQL given as a string (which would escape these checks), or read raw memory.
-_FUNCTIONS_REFUSED = {
-    "enable_logging", "disable_logging", "truncate_duckdb_logs", "enable_profiling", "disable_profiling",
-    "checkpoint", "force_checkpoint", "query", "json_execute_serialized_sql", "arrow_scan", "arrow_scan_dumb",
-    "pandas_scan", "python_map_function",
-    # DuckLake maintenance and file registration (the lake is attached read-only; refused anyway)
-    "ducklake_merge_adjacent_files", "ducklake_expire_snapshots", "ducklake_cleanup_old_files",
-    "ducklake_flush_inlined_data", "ducklake_add_data_files", "ducklake_set_option", "ducklake_rewrite_data_files",
-    "ducklake_delete_orphaned_files",
-}
-# Functions that show the server's files, settings, extensions or catalog connection string.
-_FUNCTIONS_PRIVATE = {
-    "duckdb_settings", "current_setting", "duckdb_databases", "pragma_database_list", "duckdb_extensions",
-    "duckdb_temporary_files", "duckdb_secrets", "which_secret", "duckdb_logs", "duckdb_log_contexts",
-    "ducklake_settings", "ducklake_options", "ducklake_list_files", "pragma_database_size",
-}
 # Column types a CSV cell cannot hold as they are, by DuckDB type id.
 _NESTED_TYPES = {"list", "struct", "map", "array", "union"}
-
-
-class QueryRefused(ValueError):
-    """A query or download the reader will not run; the message says what and why."""
 
 
 class UnknownTable(KeyError):
@@ -111,7 +68,7 @@ def read_only_connection(lake: Lake, snapshot: int | None = None) -> duckdb.Duck
     """A private, locked-down connection to the lake (at `snapshot`, else the last one committed):
     read-only, no access to files but the lake's data files, no extension installs or loads, no
     setting changes, timestamps in UTC."""
-    return lake.connect(read_only=True, snapshot=snapshot, config=_CONNECT_CONFIG, allow_files=False)
+    return lake.connect(read_only=True, snapshot=snapshot, config=CONNECT_CONFIG, allow_files=False)
 
 
 @dataclass(frozen=True)
@@ -335,29 +292,6 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _functions_called(tree: Any) -> Iterator[str]:
-    if isinstance(tree, dict):
-        name = tree.get("function_name")
-        if isinstance(name, str):
-            yield name.lower()
-        for child in tree.values():
-            yield from _functions_called(child)
-    elif isinstance(tree, list):
-        for child in tree:
-            yield from _functions_called(child)
-
-
-def _tables_named(tree: Any) -> Iterator[str]:
-    if isinstance(tree, dict):
-        if tree.get("type") == "BASE_TABLE" and isinstance(tree.get("table_name"), str):
-            yield tree["table_name"].lower()
-        for child in tree.values():
-            yield from _tables_named(child)
-    elif isinstance(tree, list):
-        for child in tree:
-            yield from _tables_named(child)
-
-
 @dataclass
 class Reader:
     """Read access to one warehouse folder for the web service; a new connection per call."""
@@ -401,7 +335,7 @@ class Reader:
 
     def connect(self, as_of: str | None = None) -> duckdb.DuckDBPyConnection:
         """A locked-down connection (see read_only_connection) at `as_of`, else the last snapshot."""
-        config = {**_CONNECT_CONFIG, "memory_limit": self.memory_limit, "temp_directory": ""}
+        config = {**CONNECT_CONFIG, "memory_limit": self.memory_limit, "temp_directory": ""}
         return self.warehouse.connect(snapshot=self.snapshot(as_of), config=config, allow_files=False)
 
     @cached_property
@@ -546,7 +480,7 @@ class Reader:
         timer = threading.Timer(self.sql_time_limit, con.interrupt)
         timer.daemon = True
         try:
-            self._check(con, query)
+            check_query(con, query)
             timer.start()
             result = con.execute(query)
             names = [self.redacted(d[0]) for d in result.description]
@@ -557,15 +491,8 @@ class Reader:
                 f"refused: the query ran longer than the time limit of {self.sql_time_limit:g} s and was "
                 f"interrupted ({err})"
             ) from err
-        except duckdb.PermissionException as err:
-            raise QueryRefused(self.redacted(f"refused: {_FILES} ({err})")) from err
-        except duckdb.OutOfMemoryException as err:
-            raise QueryRefused(
-                f"refused: the query needed more than the memory limit of {self.memory_limit} "
-                f"({self.redacted(str(err).splitlines()[0])})"
-            ) from err
         except duckdb.Error as err:
-            raise QueryRefused(self.redacted(f"query failed: {err}")) from err
+            raise QueryRefused(self.redacted(str(refusal(err, self.memory_limit)))) from err
         finally:
             timer.cancel()
             con.close()
@@ -596,43 +523,3 @@ class Reader:
             average = size / len(rows)
             chunk = max(1, min(2 * chunk, 2048, int(self.sql_result_bytes / 16 / average)))
         return rows, False
-
-    @staticmethod
-    def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
-        """Refuse anything but one SELECT or EXPLAIN that calls no state-changing function."""
-        try:
-            statements = duckdb.extract_statements(query)
-        except duckdb.Error as err:
-            raise QueryRefused(f"query failed: {err}") from err
-        if len(statements) != 1:
-            raise QueryRefused(f"refused: send exactly one SQL statement (got {len(statements)})")
-        (statement,) = statements
-        try:
-            kind = statement.type
-            name = kind.name if kind.name.isidentifier() else "an unsupported"  # e.g. UPDATE EXTENSIONS
-        except duckdb.Error:
-            kind, name = None, "an unsupported"
-        if kind not in _STATEMENTS_ALLOWED:
-            reason = _REFUSED_STATEMENTS.get(kind, _READ_ONLY)
-            raise QueryRefused(f"refused: {reason} (got {name} statement)")
-        select = statement.query
-        if kind == duckdb.StatementType.EXPLAIN:
-            select = re.sub(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", "", select, flags=re.I)
-        (tree,) = con.execute("SELECT json_serialize_sql(?)", [select]).fetchone()
-        parsed = json.loads(tree)
-        if parsed.get("error"):
-            raise QueryRefused(f"refused: only SELECT queries are allowed ({parsed.get('error_message')})")
-        # PRAGMA database_list arrives as SELECT * FROM pragma_database_list: a table, not a call.
-        called = set(_functions_called(parsed)) | set(_tables_named(parsed))
-        private = sorted(called & _FUNCTIONS_PRIVATE)
-        if private:
-            raise QueryRefused(
-                f"refused: {', '.join(f + '()' for f in private)} would show the server's files and settings"
-            )
-        refused = sorted(called & _FUNCTIONS_REFUSED)
-        if refused:
-            raise QueryRefused(
-                f"refused: {', '.join(f + '()' for f in refused)} would change the server's database "
-                f"instance or run SQL past these checks"
-            )
-

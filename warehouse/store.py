@@ -27,6 +27,7 @@ from schemas import (
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 from warehouse.lake import CATALOG, Lake, SnapshotMissing, WarehouseMissing, _literal
+from warehouse.lockdown import CONNECT_CONFIG, check_query, refusal
 
 __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Warehouse", "WarehouseMissing",
            "relations"]
@@ -497,9 +498,16 @@ class Warehouse:
         return pl.DataFrame({"table_name": names, "rows": counts}, schema={"table_name": pl.String, "rows": pl.Int64})
 
     def query(self, sql: str, snapshot: int | None = None) -> pl.DataFrame:
-        """The result of one SQL statement, run on a read-only connection (at `snapshot` if given)."""
-        with self.connect(snapshot=snapshot) as con:
-            return pl.from_arrow(con.execute(sql).to_arrow_table())
+        """The result of one SELECT (or EXPLAIN) statement, run as the web endpoint runs it (see
+        warehouse.lockdown): read-only, at `snapshot` if given, no file access but the lake's, no
+        attach, no setting changes. Anything else, or a query DuckDB fails on, raises
+        QueryRefused with a one-line message."""
+        with self.connect(snapshot=snapshot, config=CONNECT_CONFIG, allow_files=False) as con:
+            try:
+                check_query(con, sql)
+                return pl.from_arrow(con.execute(sql).to_arrow_table())
+            except duckdb.Error as err:
+                raise refusal(err) from err
 
     def export(self, table: str, out: Path, fmt: str, since: str | None = None, raw_csv: bool = False) -> int:
         """Write `table` to `out` as Parquet or CSV; returns the number of rows written. With

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from warehouse.lake import WarehouseDamaged
+from warehouse.lockdown import one_line
 from warehouse.reader import (
     EXPORT_FORMATS, MEDIA_TYPES, SQL_MEMORY_LIMIT, SQL_RESULT_BYTES, SQL_ROW_LIMIT, SQL_TIME_LIMIT, ExportStream,
     Filters, QueryRefused, Reader, UnknownTable,
@@ -347,8 +348,8 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
     app.state.sql_gate, app.state.export_gate = sql_gate, export_gate
 
     def _error(err: Exception, status: int, headers: dict | None = None) -> JSONResponse:
-        # Messages name the warehouse and its files by placeholders, never by server paths.
-        return JSONResponse({"error": reader.redacted(str(err))}, status_code=status, headers=headers)
+        # Messages name the warehouse and its files by placeholders, never by server paths; one line.
+        return JSONResponse({"error": reader.redacted(one_line(str(err)))}, status_code=status, headers=headers)
 
     @app.exception_handler(QueryRefused)
     async def _refused(request: Request, err: QueryRefused):
