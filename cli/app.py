@@ -1,4 +1,4 @@
-"""The `newsflow` command line: run, sql, search, export, tables."""
+"""The `newsflow` command line: run, sql, search, export, tables, describe."""
 
 from __future__ import annotations
 
@@ -679,6 +679,30 @@ def tables(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
         _fail(str(err), 2)
     for name, rows in counts.iter_rows():
         typer.echo(f"{name:<24}{rows:>10}")
+
+
+@app.command()
+def describe(
+    table: Annotated[str, typer.Argument(help="Table or view to describe (see `newsflow tables`).")],
+) -> None:
+    """Print what a table or view holds: its grain, its key, and each column with its type and meaning.
+
+    Read from the declarations in schemas/ (what every run creates), so no warehouse is needed."""
+    from schemas import BASE_TABLES, RELATIONS, VIEWS
+    from schemas.derive import duckdb_type
+
+    declared = RELATIONS.get(table)
+    if declared is None:
+        _fail(f"no table or view {table!r}; tables: {', '.join(BASE_TABLES)}; views: {', '.join(VIEWS)}", 2)
+    kind = "view" if table in VIEWS else "table"
+    typer.echo(f"{declared.name} ({kind}): {declared.grain}")
+    typer.echo(f"key: {', '.join(declared.key)}")
+    typer.echo("")
+    types = {name: duckdb_type(dtype) for name, dtype in declared.schema.items()}
+    name_width = max(map(len, types)) + 2
+    type_width = max(map(len, types.values())) + 2
+    for name, dtype in types.items():
+        typer.echo(f"{name:<{name_width}}{dtype:<{type_width}}{declared.descriptions[name]}")
 
 
 @app.command()

@@ -21,6 +21,8 @@ CAMEO_CODES_SCHEMA = pl.Schema({
     "event_base_code": pl.String, "event_root_code": pl.String, "quad_class": pl.Int8,
     "plover_event": pl.String,
 })
+# CAMEO's four quad classes (Schrodt, CAMEO manual 1.1b3): the sign and kind of an event.
+QUAD_CLASSES_SCHEMA = pl.Schema({"quad_class": pl.Int8, "quad_class_name": pl.String})
 ACTORS_SCHEMA = pl.Schema({
     "name": pl.String, "code": pl.String, "country_code": pl.String, "kind": pl.String,
     "label": pl.String, "canonical": pl.String,
@@ -65,6 +67,11 @@ _NULL_CODES = {"---", "+++", "###"}
 def cameo_codes(path: Path | None = None) -> pl.DataFrame:
     """CAMEO event codebook, one row per `event_code` (2-, 3- and 4-digit codes as strings)."""
     return _read_tsv(path or LEXICONS / "cameo_codes.tsv", CAMEO_CODES_SCHEMA)
+
+
+def quad_classes(path: Path | None = None) -> pl.DataFrame:
+    """CAMEO quad classes, one row per `quad_class` (1..4) with its name."""
+    return _read_tsv(path or LEXICONS / "quad_classes.tsv", QUAD_CLASSES_SCHEMA)
 
 
 def actor_dictionary(paths: Sequence[Path] = ()) -> pl.DataFrame:

@@ -2,6 +2,8 @@
 
 from schemas.tables import (
     ARTICLES,
+    BASE_TABLES,
+    CAMEO_CODES,
     CODED_EVENTS,
     ENTITIES,
     ENTITY_LABELS,
@@ -22,8 +24,12 @@ from schemas.tables import (
     Slicing,
     Table,
 )
+from schemas.views import VIEWS
+
+# Every table and view of the warehouse, by name.
+RELATIONS: dict[str, Table] = {**BASE_TABLES, **VIEWS}
 
 __all__ = [
-    "ARTICLES", "CODED_EVENTS", "ENTITIES", "ENTITY_LABELS", "ENTITY_MENTIONS", "EVENT_MENTIONS", "EVENTS", "FETCH_STATE", "NER_SPANS", "QUARANTINE", "RAW_RECORDS",
+    "ARTICLES", "BASE_TABLES", "CAMEO_CODES", "RELATIONS", "VIEWS", "CODED_EVENTS", "ENTITIES", "ENTITY_LABELS", "ENTITY_MENTIONS", "EVENT_MENTIONS", "EVENTS", "FETCH_STATE", "NER_SPANS", "QUARANTINE", "RAW_RECORDS",
     "RUN_STARTED_AT", "RUNS", "SLICING", "TABLE_UPDATES", "TABLES", "TOKENS", "VALIDATION_RESULTS", "Slicing", "Table",
 ]

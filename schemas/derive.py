@@ -26,6 +26,8 @@ def duckdb_type(dtype: pl.DataType) -> str:
         return "BIGINT"
     if dtype == pl.UInt64:
         return "UBIGINT"
+    if dtype == pl.Int128:
+        return "HUGEINT"  # what DuckDB's sum() of BIGINTs returns (views)
     if dtype == pl.Float64:
         return "DOUBLE"
     if dtype == pl.Date:

@@ -41,6 +41,9 @@ class Table:
     ranges: dict[str, tuple] = field(default_factory=dict)
     # Boolean columns computed for validation only (not stored) that must be true on every row.
     row_checks: tuple[str, ...] = ()
+    # What each column means, one short line (units, keys, where it comes from): shown by
+    # `newsflow describe`, the web page and the lake's column comments.
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -83,6 +86,31 @@ ARTICLES = Table(
     ranges={"word_count": (0, None), "published_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT),
             "source_updated_at": (EARLIEST_PUBLISHED_AT, RUN_STARTED_AT), "similarity": (0.0, 1.0), "tone": (-100.0, 100.0)},
     row_checks=("has_title_or_text",),
+    descriptions={
+        "article_id": "key: 16-hex-digit id of the article identity (canonical URL, else source id, else title + text)",
+        "url": "canonical URL of the article (tracking parameters removed); null when the source gave none",
+        "domain": "host of `url`, without www.",
+        "title": "headline, whitespace-normalized; '' when the source gave none",
+        "text": "body text, cleaned of markup and whitespace-normalized; '' when the source gave none",
+        "source_name": "publisher as the source names itself (site name)",
+        "feed_name": "title of the feed the article came from (feeds only)",
+        "author": "author(s) as the source gave them",
+        "categories": "tags or categories the feed gave the article",
+        "published_at": "publication time in UTC; null when missing or outside 1990-01-01 .. the run's start",
+        "source_updated_at": "time the source says it last updated the article, UTC",
+        "language": "ISO 639-1 code of the text's language (py3langid); null for empty text",
+        "word_count": "whitespace-separated words in title + text",
+        "content_hash": "hash of title + text: a change means the article was re-extracted",
+        "text_hash": "hash of the text (the title when there is no text): exact duplicates share it",
+        "simhash": "64-bit SimHash of the text, for near-duplicate detection",
+        "duplicate_of": "article_id of the first article seen with the same or a near-identical text; null if none",
+        "similarity": "similarity to `duplicate_of`: 1 - differing SimHash bits / 64 (0..1)",
+        "tone": "document tone: % positive words - % negative words (VADER lexicon), -100..100",
+        "source_uri": "file or URL the record was read from",
+        "record_key": "position or id of the record within `source_uri`",
+        "ingested_at": "when a run first loaded the article, UTC",
+        "updated_at": "when a run last loaded a changed version of the article, UTC; null if never changed",
+    },
 )
 
 ENTITY_MENTIONS = Table(
@@ -107,6 +135,17 @@ ENTITY_MENTIONS = Table(
     allowed={"field": FIELDS, "label": ENTITY_LABELS},
     ranges={"start_char": (0, None), "sentence_index": (0, None)},
     row_checks=("is_span_exact",),
+    descriptions={
+        "mention_id": "key: id of the span (article, field, start and end offsets)",
+        "article_id": "article the span is in (articles.article_id)",
+        "entity_id": "canonical entity the span names (entities.entity_id)",
+        "field": "which text of the article holds the span: 'title' or 'text'",
+        "text": "the span's text, exactly as in the field",
+        "label": "spaCy entity label (PERSON, ORG, GPE, ...)",
+        "start_char": "offset of the span's first character in the field's text, 0-based",
+        "end_char": "offset just past the span's last character in the field's text (exclusive)",
+        "sentence_index": "sentence of the field the span is in, 0-based",
+    },
 )
 
 ENTITIES = Table(
@@ -127,6 +166,15 @@ ENTITIES = Table(
     required=("entity_id", "name", "label", "mention_count", "article_count"),
     allowed={"label": ENTITY_LABELS},
     ranges={"mention_count": (1, None), "article_count": (1, None)},
+    descriptions={
+        "entity_id": "key: id of the canonical entity (canonical name + label)",
+        "name": "canonical name of the entity",
+        "label": "spaCy entity label (PERSON, ORG, GPE, ...)",
+        "actor_code": "CAMEO actor code from the actor dictionaries (e.g. USA, PSEREBHMS, IGOUNO); null if none",
+        "country_code": "CAMEO / ISO 3166 alpha-3 country the entity belongs to; null if none",
+        "mention_count": "mentions of the entity across all stored articles",
+        "article_count": "distinct stored articles that mention the entity",
+    },
 )
 
 QUARANTINE = Table(
@@ -149,6 +197,18 @@ QUARANTINE = Table(
     key=("quarantine_id",),
     required=("quarantine_id", "run_id", "stage", "source_uri", "reason", "quarantined_at"),
     allowed={"stage": QUARANTINE_STAGES},
+    descriptions={
+        "quarantine_id": "key: id of the reject (stage, source, record, reason)",
+        "run_id": "run that first quarantined the record (runs.run_id)",
+        "stage": "stage that rejected it: extract, normalize, language or validate",
+        "source_uri": "file or URL the record was read from",
+        "record_key": "position or id of the record within `source_uri`",
+        "reason": "why the record was rejected (failed check or error)",
+        "payload": "the raw record (or the rejected row as JSON), bytes",
+        "quarantined_at": "when it was first quarantined, UTC",
+        "last_seen_run_id": "last run that rejected it again",
+        "last_seen_at": "when it was last rejected again, UTC",
+    },
 )
 
 RUNS = Table(
@@ -174,6 +234,21 @@ RUNS = Table(
     key=("run_id",),
     required=("run_id", "started_at", "status"),
     allowed={"status": RUN_STATUSES},
+    descriptions={
+        "run_id": "key: id of the pipeline run (the commit message of its snapshot)",
+        "started_at": "when the run started, UTC",
+        "finished_at": "when the run finished, UTC",
+        "status": "'completed' or 'failed'",
+        "inputs": "files, folders and URLs the run read",
+        "records_read": "raw records read from the inputs",
+        "articles_new": "articles stored for the first time",
+        "articles_updated": "stored articles whose content changed",
+        "articles_unchanged": "articles read again with no change",
+        "entity_mentions": "entity mentions the run loaded",
+        "quarantined": "records or rows the run quarantined",
+        "counts": "the run's summary as JSON: rows in, out and quarantined per stage",
+        "snapshot_id": "DuckLake snapshot the run committed (see `newsflow history`)",
+    },
 )
 
 VALIDATION_RESULTS = Table(
@@ -195,6 +270,18 @@ VALIDATION_RESULTS = Table(
     ),
     key=("result_id",),
     required=("result_id", "run_id", "table_name", "expectation", "success", "validated_at"),
+    descriptions={
+        "result_id": "key: id of the result (run, table, position in the suite)",
+        "run_id": "run that evaluated the expectation (runs.run_id)",
+        "table_name": "table whose batch was checked",
+        "expectation": "Great Expectations expectation type",
+        "column_name": "column checked; null for table-wide expectations",
+        "is_critical": "true when a failure stops the run (nothing is loaded)",
+        "success": "true when the batch met the expectation",
+        "element_count": "rows checked",
+        "unexpected_count": "rows that failed the expectation (quarantined when not critical)",
+        "validated_at": "when the check ran, UTC",
+    },
 )
 
 FETCH_STATE = Table(
@@ -212,6 +299,14 @@ FETCH_STATE = Table(
     ),
     key=("url",),
     required=("url", "status", "fetched_at"),
+    descriptions={
+        "url": "key: URL fetched",
+        "etag": "ETag the server last returned, for If-None-Match",
+        "last_modified": "Last-Modified header the server last returned, for If-Modified-Since",
+        "status": "HTTP status of the last fetch (304: not modified)",
+        "content_hash": "hash of the last body fetched",
+        "fetched_at": "when the URL was last fetched, UTC",
+    },
 )
 
 DATE_PRECISIONS = ("day", "week", "month", "year", "publication")
@@ -248,6 +343,25 @@ EVENT_MENTIONS = Table(
     allowed={"field": FIELDS},
     ranges={"sentence_index": (0, None), "sentence_start_char": (0, None), "confidence": (0.0, 1.0)},
     row_checks=("is_span_exact", "has_event"),
+    descriptions={
+        "mention_id": "key: id of the coded event mention (article, field, action offset, actors, code)",
+        "event_id": "event the mention codes (events.event_id)",
+        "article_id": "article the mention is in (articles.article_id)",
+        "field": "which text of the article holds the sentence: 'title' or 'text'",
+        "sentence_index": "sentence of the field, 0-based",
+        "sentence_start_char": "offset of the sentence's first character in the field's text, 0-based",
+        "sentence_end_char": "offset just past the sentence's last character (exclusive)",
+        "actor1_text": "source actor as written in the sentence; null if none",
+        "actor1_start_char": "offset of actor1_text in the field's text, 0-based",
+        "actor2_text": "target actor as written in the sentence; null if none",
+        "actor2_start_char": "offset of actor2_text in the field's text, 0-based",
+        "action_text": "the verb phrase coded as the action",
+        "action_start_char": "offset of action_text in the field's text, 0-based",
+        "is_negated": "true when the action is negated ('did not expel')",
+        "is_hypothetical": "true when the action is only possible, wanted or conditional ('could expel')",
+        "confidence": "coder's confidence that the coding is right, 0..1 (views keep >= the coder's view_threshold)",
+        "coder_version": "version of the event coder and its lexicons that coded the mention",
+    },
 )
 
 EVENTS = Table(
@@ -294,6 +408,75 @@ EVENTS = Table(
     ranges={"goldstein_scale": (-10.0, 10.0), "action_geo_lat": (-90.0, 90.0), "action_geo_lon": (-180.0, 180.0),
             "num_mentions": (1, None), "num_articles": (1, None)},
     row_checks=("is_code_in_codebook", "has_actor"),
+    descriptions={
+        "event_id": "key: id of the event (date, actors, CAMEO code, negation, modality)",
+        "event_date": "day the event happened (resolved from the text, else the publication date)",
+        "event_date_precision": "how precise event_date is: day, week, month, year or publication",
+        "actor1_name": "source actor's canonical name",
+        "actor1_code": "source actor's CAMEO actor code",
+        "actor1_country_code": "source actor's country, CAMEO / ISO 3166 alpha-3",
+        "actor1_entity_id": "source actor's entity (entities.entity_id)",
+        "actor2_name": "target actor's canonical name",
+        "actor2_code": "target actor's CAMEO actor code",
+        "actor2_country_code": "target actor's country, CAMEO / ISO 3166 alpha-3",
+        "actor2_entity_id": "target actor's entity (entities.entity_id)",
+        "event_code": "CAMEO event code, 2-4 digits (cameo_codes.event_code)",
+        "event_base_code": "CAMEO code cut to 3 digits (cameo_codes.event_code)",
+        "event_root_code": "CAMEO root code, 2 digits (cameo_codes.event_code)",
+        "quad_class": "CAMEO quad class: 1 verbal cooperation, 2 material cooperation, 3 verbal conflict, "
+                      "4 material conflict (name: cameo_codes.quad_class_name)",
+        "goldstein_scale": "Goldstein score of the event code: -10 (most conflictual) .. +10 (most cooperative)",
+        "plover_event": "PLOVER event category of the code; '' when it has none",
+        "is_negated": "true when the action is negated ('did not expel')",
+        "is_hypothetical": "true when the action is only possible, wanted or conditional ('could expel')",
+        "action_geo_name": "place where the action happened (gazetteer name)",
+        "action_geo_country_code": "country of that place, ISO 3166 alpha-3",
+        "action_geo_lat": "latitude of the place, degrees",
+        "action_geo_lon": "longitude of the place, degrees",
+        "action_geo_precision": "how precise the place is: city or country",
+        "num_mentions": "event mentions of the event across stored articles",
+        "num_articles": "distinct stored articles that mention the event",
+        "num_sources": "distinct sources (source name, else domain) that mention the event",
+        "avg_tone": "mean tone of the articles that mention the event (articles.tone)",
+        "first_seen_at": "when a run first loaded an article mentioning the event, UTC",
+    },
+)
+
+# Loaded by the commit from the shipped codebook (lexicons/cameo_codes.tsv, not staged by the flow),
+# so that codes have names in SQL: join events on event_code.
+CAMEO_CODES = Table(
+    name="cameo_codes",
+    grain="one row per CAMEO event code (2-digit root, 3-digit base and 4-digit codes) of the shipped codebook",
+    schema=pl.Schema(
+        {
+            "event_code": pl.String,
+            "event_name": pl.String,
+            "event_base_code": pl.String,
+            "event_root_code": pl.String,
+            "event_root_name": pl.String,
+            "quad_class": pl.Int32,
+            "quad_class_name": pl.String,
+            "goldstein_scale": pl.Float64,
+            "plover_event": pl.String,
+        }
+    ),
+    key=("event_code",),
+    required=("event_code", "event_name", "event_base_code", "event_root_code", "event_root_name", "quad_class",
+              "quad_class_name", "goldstein_scale"),
+    allowed={"quad_class": (1, 2, 3, 4)},
+    ranges={"goldstein_scale": (-10.0, 10.0)},
+    descriptions={
+        "event_code": "key: CAMEO event code, 2-4 digits as text (keeps leading zeros: '010')",
+        "event_name": "the code's name in the CAMEO codebook (e.g. 'Expel or deport individuals')",
+        "event_base_code": "the code cut to 3 digits",
+        "event_root_code": "the code's root, 2 digits",
+        "event_root_name": "the root code's name (e.g. 'Coerce')",
+        "quad_class": "CAMEO quad class: 1 verbal cooperation, 2 material cooperation, 3 verbal conflict, "
+                      "4 material conflict",
+        "quad_class_name": "name of quad_class (lexicons/quad_classes.tsv)",
+        "goldstein_scale": "Goldstein score of the code: -10 (most conflictual) .. +10 (most cooperative)",
+        "plover_event": "PLOVER event category the code maps to; '' when it has none",
+    },
 )
 
 # Written by the load itself (not staged by the flow): when each table last received rows.
@@ -310,12 +493,21 @@ TABLE_UPDATES = Table(
     ),
     key=("table_name",),
     required=("table_name", "updated_at", "run_id", "rows_written"),
+    descriptions={
+        "table_name": "key: warehouse table",
+        "updated_at": "when a run last wrote rows to it, UTC",
+        "run_id": "that run (runs.run_id)",
+        "rows_written": "distinct keys that run wrote to the table",
+    },
 )
 
+# The tables a run stages (one frame each per chunk).
 TABLES: dict[str, Table] = {
     t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, EVENT_MENTIONS, EVENTS, QUARANTINE, RUNS,
                         VALIDATION_RESULTS, FETCH_STATE)
 }
+# Every base table of the warehouse: the staged ones and those the commit writes itself.
+BASE_TABLES: dict[str, Table] = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES, CAMEO_CODES.name: CAMEO_CODES}
 
 
 @dataclass(frozen=True)
@@ -342,6 +534,7 @@ SLICING: dict[str, Slicing] = {
     "validation_results": Slicing(date="validated_at"),
     "fetch_state": Slicing(date="fetched_at"),
     "table_updates": Slicing(date="updated_at"),
+    "cameo_codes": Slicing(),
 }
 
 # Records as the extract stage hands them on, before normalization (not a warehouse table).

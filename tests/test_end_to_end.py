@@ -144,6 +144,46 @@ def test_views_answer_the_readme_queries(seeded):
     assert sql(warehouse, "select * from daily_event_counts")
 
 
+def test_codes_have_names_in_the_warehouse_and_its_views(seeded):
+    warehouse, _ = seeded
+    assert sql(warehouse, "select event_name, event_root_name, quad_class_name from cameo_codes "
+                          "where event_code = '174'") == [
+        {"event_name": "Expel or deport individuals", "event_root_name": "Coerce", "quad_class_name": "Material conflict"}]
+    # every confident event's code has its name (the codebook holds every code the coder writes)
+    unnamed = sql(warehouse, "select count(*) as n from confident_events where event_name is null or "
+                             "event_root_name is null or quad_class_name is null")
+    assert unnamed == [{"n": 0}]
+    expulsions = sql(warehouse, "select event_name, quad_class_name from event_timeline where event_code like '17%'")
+    assert expulsions and all(r["quad_class_name"] == "Material conflict" and r["event_name"] for r in expulsions)
+    daily = sql(warehouse, "select event_root_name, quad_class_name from daily_event_counts where event_root_code = '17'")
+    assert daily and all(r == {"event_root_name": "Coerce", "quad_class_name": "Material conflict"} for r in daily)
+    # the lake carries the meaning too: column comments a DuckDB client shows
+    comment = sql(warehouse, "select comment from duckdb_columns() where table_name = 'entity_mentions' "
+                             "and column_name = 'start_char'")
+    assert comment == [{"comment": "offset of the span's first character in the field's text, 0-based"}]
+
+
+@pytest.mark.parametrize("name", ["cameo_codes", "event_timeline", "articles"])
+def test_describe_prints_grain_key_and_every_column_with_type_and_meaning(name):
+    from schemas import RELATIONS
+    from schemas.derive import duckdb_type
+
+    declared = RELATIONS[name]
+    described = newsflow("describe", name)
+    assert described.exit_code == 0, described.output
+    lines = described.stdout.splitlines()
+    assert lines[0].startswith(f"{name} (") and declared.grain in lines[0]
+    assert lines[1] == f"key: {', '.join(declared.key)}"
+    rows = [line.split(maxsplit=2) for line in lines[3:]]
+    assert rows == [[c, duckdb_type(t), declared.descriptions[c]] for c, t in declared.schema.items()]
+
+
+def test_describe_an_unknown_table_is_one_line_and_exit_2():
+    described = newsflow("describe", "nope")
+    assert described.exit_code == 2
+    assert described.output.count("\n") == 1 and "no table or view 'nope'" in described.output
+
+
 def test_a_second_article_on_the_same_event_raises_num_articles(seeded, tmp_path):
     warehouse, _ = seeded
     copy = tmp_path / "warehouse"

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RAW_RECORDS, NER_SPANS, TABLES
+from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, QUARANTINE, RAW_RECORDS, NER_SPANS, RELATIONS, TABLES
 from schemas.derive import arrow_schema, duckdb_ddl
 from schemas.expectations import table_checks
 from transforms.entities import article_entity_mentions, entities, nlp_documents
@@ -63,3 +63,11 @@ def test_checks_resolve_the_run_start_bound_and_mark_key_checks_critical():
     critical = {(type(c.expectation).__name__, c.column) for c in checks if c.is_critical}
     assert ("ExpectColumnValuesToBeUnique", "article_id") in critical
     assert ("ExpectColumnValuesToNotBeNull", "title") not in critical
+
+
+@pytest.mark.parametrize("table", list(RELATIONS.values()), ids=list(RELATIONS))
+def test_every_column_of_every_table_and_view_says_what_it_means(table):
+    assert table.grain.strip()
+    assert list(table.descriptions) == table.columns  # one each, in column order, none for a dropped column
+    assert all(d.strip() and "\n" not in d for d in table.descriptions.values())
+    assert set(table.key) <= set(table.columns)

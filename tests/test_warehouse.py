@@ -3,6 +3,7 @@ idempotent without keys, all-or-nothing, time travel, changes since a run, maint
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 import duckdb
@@ -13,8 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from schemas import TABLES
-from schemas import TABLE_UPDATES
+from schemas import ARTICLES, BASE_TABLES, TABLES, TABLE_UPDATES, VIEWS
+from schemas.derive import duckdb_type
+from warehouse import store as store_module
 from warehouse.store import RunTables, SnapshotMissing, Warehouse, WarehouseMissing
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -62,11 +64,11 @@ def test_publish_loads_every_table_in_one_snapshot_named_by_the_run(tmp_path):
     snapshot = store.publish("r1", _run("r1", T0))
     assert dict(store.table_counts().iter_rows()) == {
         "articles": 1, "entities": 1, "entity_mentions": 1, "event_mentions": 0, "events": 0, "quarantine": 0,
-        "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 5}
-    # only the tables the run wrote rows to
+        "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 6, "cameo_codes": 311}
+    # only the tables the run wrote rows to (the codebook: loaded by the first run)
     assert store.query("SELECT table_name, run_id, rows_written FROM table_updates ORDER BY 1").rows() == [
-        ("articles", "r1", 1), ("entities", "r1", 1), ("entity_mentions", "r1", 1), ("fetch_state", "r1", 1),
-        ("runs", "r1", 1)]
+        ("articles", "r1", 1), ("cameo_codes", "r1", 311), ("entities", "r1", 1), ("entity_mentions", "r1", 1),
+        ("fetch_state", "r1", 1), ("runs", "r1", 1)]
     assert store.view_names() == ["actor_network", "confident_events", "daily_event_counts", "entity_co_mentions", "event_timeline"]
     assert _snapshots(store) == [(snapshot, "r1")]
     assert store.query("SELECT snapshot_id FROM runs").item() == snapshot
@@ -94,9 +96,55 @@ def test_republishing_the_same_rows_changes_nothing(tmp_path):
     logs = ("runs", "fetch_state")  # what each run did and when it last fetched: expected to move
     assert {k: v for k, v in after.items() if k not in logs} == {k: v for k, v in before.items() if k not in logs}
     with store.connect() as con:  # and the lake recorded no change to the data tables either
-        for name in ("articles", "entity_mentions", "entities"):
+        for name in ("articles", "entity_mentions", "entities", "cameo_codes"):
             assert con.execute(f"SELECT count(*) FROM ducklake_table_changes('newsflow', 'main', '{name}', "
                                f"{second}, {second})").fetchone() == (0,), name
+        # nor to any table's definition or comments (views are recreated by every run)
+        (changes,) = con.execute(f"SELECT changes FROM ducklake_snapshots('newsflow') WHERE snapshot_id = {second}"
+                                 ).fetchone()
+        assert "tables_altered" not in changes and "tables_created" not in changes, changes
+
+
+def test_every_table_and_column_carries_its_description_as_a_comment(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    with store.connect() as con:
+        tables = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE database_name = 'newsflow'"
+                                  ).fetchall())
+        views = dict(con.execute("SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'newsflow' "
+                                 "AND NOT internal").fetchall())
+        columns = {(t, c): comment for t, c, comment in con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = 'newsflow' "
+            "AND table_name IN (SELECT table_name FROM duckdb_tables() WHERE database_name = 'newsflow')").fetchall()}
+    assert tables == {name: table.grain for name, table in BASE_TABLES.items()}
+    assert views == {name: view.grain for name, view in VIEWS.items()}
+    assert columns == {(name, c): d for name, table in BASE_TABLES.items() for c, d in table.descriptions.items()}
+
+
+def test_a_changed_description_is_commented_by_the_next_run(tmp_path, monkeypatch):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    changed = dataclasses.replace(ARTICLES, descriptions={**ARTICLES.descriptions, "title": "the headline"})
+    monkeypatch.setitem(store_module.PUBLISHED, "articles", changed)
+    store.publish("r2", _run("r2", T1))
+    assert store.query("SELECT comment FROM duckdb_columns() WHERE database_name = 'newsflow' "
+                       "AND table_name = 'articles' AND column_name = 'title'").item() == "the headline"
+
+
+def test_the_codebook_is_a_table_and_the_event_views_name_the_codes(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _run("r1", T0))
+    assert store.query("SELECT * FROM cameo_codes WHERE event_code IN ('174', '01') ORDER BY 1").rows() == [
+        ("01", "Make public statement", "01", "01", "Make public statement", 1, "Verbal cooperation", 0.0, ""),
+        ("174", "Expel or deport individuals", "174", "17", "Coerce", 4, "Material conflict", -5.0, "COERCE"),
+    ]
+    with store.connect() as con:  # every declared view column is there, with its declared type
+        for name, view in VIEWS.items():
+            found = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'newsflow' "
+                                "AND table_name = ? ORDER BY column_index", [name]).fetchall()
+            declared = [(c, duckdb_type(t).replace("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"))
+                        for c, t in view.schema.items()]
+            assert found == declared, name
 
 
 def test_a_batch_repeating_a_key_loads_one_row_per_key(tmp_path):
@@ -249,7 +297,8 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
     counts = dict(store.table_counts().iter_rows())  # first use: migrated, then read
     assert not store.needs_migration()
     assert (root / "newsflow.duckdb.migrated").exists() and not (root / "newsflow.duckdb").exists()
-    assert counts == {name: len(rows) for name, rows in expected.items()}
+    # the old file had no codebook table: the migration loads the shipped one
+    assert counts == {**{name: len(rows) for name, rows in expected.items()}, "cameo_codes": 311}
     assert counts["articles"] == 1 and counts["entity_mentions"] > 10
     for name, rows in expected.items():
         columns = [c for c in (TABLES.get(name) or TABLE_UPDATES).columns if c != "snapshot_id"]

@@ -20,10 +20,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape as html_escape  # as the page's templates escape
 from polars.testing import assert_frame_equal
 
 from web.app import create_app
-from schemas import SLICING, TABLES
+from schemas import ARTICLES, BASE_TABLES, SLICING, TABLES, VIEWS
 from tests.conftest import newsflow
 from warehouse.reader import Filters, Reader, filtered_query
 from warehouse.store import Warehouse
@@ -100,20 +101,25 @@ def test_api_tables_lists_every_table_with_its_row_count_and_columns(seeded, see
     answer = seeded_client.get("/api/tables")
     assert answer.status_code == 200
     listed = {t["name"]: t for t in answer.json()["tables"]}
-    assert set(listed) == {*TABLES, "table_updates"}
+    assert set(listed) == set(BASE_TABLES)
     for name, table in listed.items():
         assert table["rows"] == duck(warehouse, f"SELECT count(*) AS n FROM {name}").item(), name
         assert table["kind"] == "table"
     assert [c["name"] for c in listed["articles"]["columns"]] == TABLES["articles"].columns
     types = {c["name"]: c["type"] for c in listed["articles"]["columns"]}
     assert types["published_at"] == "TIMESTAMP WITH TIME ZONE" and types["categories"] == "VARCHAR[]"
+    for name, table in listed.items():  # every column says what it means, as schemas/ declares it
+        assert table["grain"] == BASE_TABLES[name].grain
+        assert {c["name"]: c["description"] for c in table["columns"]} == BASE_TABLES[name].descriptions, name
     assert listed["articles"]["downloads"] == {
         "parquet": "http://testserver/api/export/articles?format=parquet",
         "csv": "http://testserver/api/export/articles?format=csv",
     }
     assert listed["articles"]["filter_by_source"] and not listed["runs"]["filter_by_source"]
-    views = {v["name"] for v in answer.json()["views"]}
-    assert {"daily_event_counts", "actor_network", "entity_co_mentions", "event_timeline"} <= views
+    views = {v["name"]: v for v in answer.json()["views"]}
+    assert set(views) == set(VIEWS)
+    for name, view in views.items():
+        assert {c["name"]: c["description"] for c in view["columns"]} == VIEWS[name].descriptions, name
 
 
 def test_last_update_comes_from_table_updates(dated, dated_client):
@@ -132,7 +138,7 @@ def test_last_update_falls_back_to_the_latest_run_without_table_updates(dated, t
     finished = duck(older, "SELECT max(finished_at) AS t FROM runs").item()
     with TestClient(create_app(older)) as client:
         listed = client.get("/api/tables").json()["tables"]
-    assert {t["name"] for t in listed} == set(TABLES)
+    assert {t["name"] for t in listed} == set(BASE_TABLES) - {"table_updates"}
     for table in listed:
         assert pl.Series([table["last_updated_at"]]).str.to_datetime().item() == finished, table["name"]
 
@@ -362,11 +368,13 @@ def test_the_page_lists_tables_downloads_and_the_latest_validation(seeded, seede
     page = seeded_client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
-    for name in [*TABLES, "table_updates"]:
+    for name in BASE_TABLES:
         assert f'id="download-{name}-parquet" href="/api/export/{name}?format=parquet"' in html
         assert f'id="download-{name}-csv" href="/api/export/{name}?format=csv"' in html
     assert 'action="/api/export/articles"' in html and 'name="source"' in html
     assert "<code>published_at</code>" in html and "TIMESTAMP WITH TIME ZONE" in html
+    assert html_escape(ARTICLES.descriptions["published_at"]) in html and html_escape(ARTICLES.grain) in html
+    assert html_escape(VIEWS["event_timeline"].descriptions["evidence_sentence"]) in html
     run_id, results = duck(warehouse, "SELECT run_id, (SELECT count(*) FROM validation_results v "
                                       "WHERE v.run_id = r.run_id) FROM runs r ORDER BY finished_at DESC LIMIT 1").row(0)
     assert f"Run <code>{run_id}</code>" in html and f"{results} expectations" in html

@@ -32,7 +32,7 @@ import duckdb
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from schemas import SLICING, Slicing
+from schemas import RELATIONS, SLICING, Slicing
 from warehouse.lake import Lake, SnapshotMissing
 from warehouse.lockdown import CONNECT_CONFIG, QueryRefused, check_query, refusal
 from warehouse.store import EXPORT_FORMATS, Warehouse, csv_safe_text, relations
@@ -75,6 +75,7 @@ def read_only_connection(lake: Lake, snapshot: int | None = None) -> duckdb.Duck
 class Column:
     name: str
     type: str
+    description: str | None = None  # from schemas/ (None for a column no declaration names)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class TableInfo:
     name: str
     kind: str  # "table" or "view"
     columns: tuple[Column, ...]
+    grain: str | None = None  # from schemas/
     rows: int | None = None
     updated_at: dt.datetime | None = None
     can_filter_by_date: bool = False
@@ -392,13 +394,16 @@ class Reader:
                 "SELECT table_name, column_name, data_type FROM duckdb_columns() "
                 "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index"
             ).fetchall():
-                columns.setdefault(table, []).append(Column(column, dtype))
+                declared = RELATIONS.get(table)
+                description = declared.descriptions.get(column) if declared else None
+                columns.setdefault(table, []).append(Column(column, dtype, description))
             updates = self._last_updates(con, present)
             infos = []
             for name, kind in present.items():
                 rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0] if kind == "table" else None
                 infos.append(TableInfo(
                     name=name, kind=kind, columns=tuple(columns.get(name, ())), rows=rows,
+                    grain=RELATIONS[name].grain if name in RELATIONS else None,
                     updated_at=updates.get(name) if kind == "table" else None,
                     can_filter_by_date=_slice_condition(name, self.slicing, Filters(start=dt.date.min), "date") is not None,
                     can_filter_by_source=_slice_condition(name, self.slicing, Filters(source="x"), "source") is not None,

@@ -22,8 +22,8 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from schemas import (
-    ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLE_UPDATES,
-    TABLES, VALIDATION_RESULTS, Table,
+    ARTICLES, BASE_TABLES, CAMEO_CODES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE,
+    RUNS, TABLES, VALIDATION_RESULTS, VIEWS, Table,
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
 from warehouse.lake import CATALOG, Lake, SnapshotMissing, WarehouseMissing, _literal
@@ -32,8 +32,8 @@ from warehouse.lockdown import CONNECT_CONFIG, check_query, refusal
 __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Warehouse", "WarehouseMissing",
            "relations"]
 
-# Every base table: the ones a run stages, and the load's own bookkeeping.
-PUBLISHED = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES}
+# Every base table: the ones a run stages, the load's own bookkeeping and the CAMEO codebook.
+PUBLISHED = BASE_TABLES
 EXPORT_FORMATS = ("parquet", "csv")
 RETENTION_DAYS = 30
 MERGE_FROM_SMALL_FILES = 8  # after a run, merge a table's small files once it has this many
@@ -65,6 +65,14 @@ def _views_sql() -> str:
     return _sql("views").replace("{view_threshold}", repr(float(coder_rules().view_threshold)))
 
 
+def _create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the analyst views, each commented with its grain. DuckDB 1.5 comments no view
+    column ("not a table"): their meaning is in schemas/views.py (`newsflow describe`, the page)."""
+    con.execute(_views_sql())
+    for view in VIEWS.values():
+        con.execute(f"COMMENT ON VIEW {view.name} IS {_literal(view.grain)}")
+
+
 def _keys(table: Table) -> str:
     return ", ".join(table.key)
 
@@ -90,13 +98,14 @@ def _batch(table: Table, staged: Path, articles: Path | None = None) -> str:
             f"QUALIFY _position = max(_position) OVER (PARTITION BY {_keys(table)}))")
 
 
-def _merge(table: Table, staged: Path, update: list[str] | dict[str, str] | None = None, when: str = "",
-           articles: Path | None = None) -> str:
-    """MERGE of the staged batch into `table` on its key: new keys inserted; stored ones get
-    `update` (columns, or column -> expression over `s`) when `when` holds (default: when one of
-    them differs, so that an unchanged row is not rewritten), else are left alone."""
+def _merge(table: Table, staged: Path | None, update: list[str] | dict[str, str] | None = None, when: str = "",
+           articles: Path | None = None, source: str = "") -> str:
+    """MERGE of the staged batch (or of `source`, SQL for rows with one per key) into `table` on its
+    key: new keys inserted; stored ones get `update` (columns, or column -> expression over `s`)
+    when `when` holds (default: when one of them differs, so that an unchanged row is not
+    rewritten), else are left alone."""
     on = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
-    sql = f"MERGE INTO {table.name} AS t USING {_batch(table, staged, articles)} AS s ON {on} "
+    sql = f"MERGE INTO {table.name} AS t USING {source or _batch(table, staged, articles)} AS s ON {on} "
     if update:
         assignments = update if isinstance(update, dict) else {c: f"s.{c}" for c in update}
         when = when or "(" + " OR ".join(f"t.{c} IS DISTINCT FROM {e}" for c, e in assignments.items()) + ")"
@@ -276,8 +285,11 @@ class Warehouse:
                 _create_or_migrate(con, table)
             snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
                                    ).fetchone()[0]
+            codes = _load_codebook(con)
             self._load(con, staged, snapshot)
             _record_updates(con, run_id, staged)
+            if codes:
+                _record_update(con, run_id, CAMEO_CODES.name, codes)
             con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', {_literal(run_id)})")
             con.execute("COMMIT")
             committed = self._snapshot_of_run(con, run_id)
@@ -293,7 +305,7 @@ class Warehouse:
             Warehouse._load_changes(con, staged, articles)
         else:
             Warehouse._load_new(con, staged)
-        con.execute(_views_sql())
+        _create_views(con)
         con.execute(_merge(QUARANTINE, staged["quarantine"],
                            _non_key(QUARANTINE, "last_seen_run_id", "last_seen_at", "payload")))
         # A run id names one snapshot: committing it twice is an error (and rolls back everything above).
@@ -463,7 +475,7 @@ class Warehouse:
                     "SELECT table_name FROM duckdb_tables() WHERE database_name = 'legacy'").fetchall()}
                 for name, table in PUBLISHED.items():
                     _create_or_migrate(con, table)
-                    if name in old:
+                    if name in old and name != CAMEO_CODES.name:
                         present = {r[0] for r in con.execute(
                             "SELECT column_name FROM duckdb_columns() WHERE database_name = 'legacy' AND table_name = ?",
                             [name]).fetchall()}
@@ -471,7 +483,8 @@ class Warehouse:
                         con.execute(f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(columns)} "
                                     f"FROM legacy.main.{name}")
                         copied[name] = con.execute(f"SELECT count(*) FROM legacy.main.{name}").fetchone()[0]
-                con.execute(_views_sql())
+                _load_codebook(con)
+                _create_views(con)
                 con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', 'migrated from {legacy.name}')")
                 con.execute("COMMIT")
             legacy.rename(legacy.with_name(legacy.name + ".migrated"))
@@ -623,14 +636,40 @@ def _file_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _create_or_migrate(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Create the table, or add the columns its declaration gained since it was created."""
+    """Create the table, or add the columns its declaration gained since it was created; then
+    comment it with its grain and its columns with their descriptions, where they differ (an
+    unchanged declaration alters nothing)."""
     con.execute(duckdb_ddl(table))
-    present = {r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = ?",
-        [table.name]).fetchall()}
+    present = dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ?", [table.name]).fetchall())
     for name, dtype in table.schema.items():
         if name not in present:
             con.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {duckdb_type(dtype)}")
+    (comment,) = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+                             "AND schema_name = 'main' AND table_name = ?", [table.name]).fetchone()
+    if comment != table.grain:
+        con.execute(f"COMMENT ON TABLE {table.name} IS {_literal(table.grain)}")
+    for name, description in table.descriptions.items():
+        if present.get(name) != description:
+            con.execute(f"COMMENT ON COLUMN {table.name}.{name} IS {_literal(description)}")
+
+
+def _load_codebook(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring `cameo_codes` to the shipped codebook: codes added or changed are merged, codes gone
+    deleted; returns the rows written (0 when the codebook did not change)."""
+    from lexicons.loaders import cameo_codes, quad_classes
+    from transforms.codebook import cameo_code_rows
+
+    rows = conformed(cameo_code_rows(cameo_codes().lazy(), quad_classes().lazy()).collect(), CAMEO_CODES)
+    con.register("shipped_codes", rows.to_arrow().cast(arrow_schema(CAMEO_CODES)))
+    try:
+        (merged,) = con.execute(_merge(CAMEO_CODES, None, _non_key(CAMEO_CODES), source="shipped_codes")).fetchone()
+        (deleted,) = con.execute("DELETE FROM cameo_codes WHERE event_code NOT IN (SELECT event_code FROM shipped_codes)"
+                                 ).fetchone()
+    finally:
+        con.unregister("shipped_codes")
+    return merged + deleted
 
 
 def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
@@ -638,14 +677,19 @@ def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[st
     for name, path in staged.items():
         (rows,) = con.execute(f"SELECT count(*) FROM {_batch(PUBLISHED[name], path)}").fetchone()  # distinct keys
         if rows:
-            con.execute(
-                "MERGE INTO table_updates AS t USING (SELECT ? AS table_name, now() AS updated_at, ? AS run_id, "
-                "?::BIGINT AS rows_written) AS s ON t.table_name = s.table_name "
-                "WHEN MATCHED THEN UPDATE SET updated_at = s.updated_at, run_id = s.run_id, rows_written = s.rows_written "
-                "WHEN NOT MATCHED THEN INSERT (table_name, updated_at, run_id, rows_written) "
-                "VALUES (s.table_name, s.updated_at, s.run_id, s.rows_written)",
-                [name, run_id, rows],
-            )
+            _record_update(con, run_id, name, rows)
+
+
+def _record_update(con: duckdb.DuckDBPyConnection, run_id: str, name: str, rows: int) -> None:
+    """`table_updates` gets this run as the last that wrote `rows` rows to table `name`."""
+    con.execute(
+        "MERGE INTO table_updates AS t USING (SELECT ? AS table_name, now() AS updated_at, ? AS run_id, "
+        "?::BIGINT AS rows_written) AS s ON t.table_name = s.table_name "
+        "WHEN MATCHED THEN UPDATE SET updated_at = s.updated_at, run_id = s.run_id, rows_written = s.rows_written "
+        "WHEN NOT MATCHED THEN INSERT (table_name, updated_at, run_id, rows_written) "
+        "VALUES (s.table_name, s.updated_at, s.run_id, s.rows_written)",
+        [name, run_id, rows],
+    )
 
 
 def _is_write_conflict(err: duckdb.Error) -> bool:

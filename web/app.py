@@ -69,6 +69,7 @@ class ErrorOut(BaseModel):
 class ColumnOut(BaseModel):
     name: str
     type: str = Field(description="DuckDB type, e.g. VARCHAR, TIMESTAMP WITH TIME ZONE, VARCHAR[].")
+    description: str | None = Field(None, description="What the column means (units, keys), as declared in schemas/.")
 
 
 class DownloadsOut(BaseModel):
@@ -79,6 +80,7 @@ class DownloadsOut(BaseModel):
 class TableOut(BaseModel):
     name: str
     kind: Literal["table", "view"]
+    grain: str | None = Field(None, description="What one row is, as declared in schemas/.")
     rows: int | None = Field(description="Row count (null for views, which are not counted).")
     columns: list[ColumnOut]
     last_updated_at: dt.datetime | None = Field(
@@ -388,8 +390,8 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
     def _table_out(request: Request, info) -> TableOut:
         url = request.url_for("export_table", table=info.name)
         return TableOut(
-            name=info.name, kind=info.kind, rows=info.rows, last_updated_at=info.updated_at,
-            columns=[ColumnOut(name=c.name, type=c.type) for c in info.columns],
+            name=info.name, kind=info.kind, grain=info.grain, rows=info.rows, last_updated_at=info.updated_at,
+            columns=[ColumnOut(name=c.name, type=c.type, description=c.description) for c in info.columns],
             downloads=DownloadsOut(**{f: str(url.include_query_params(format=f)) for f in EXPORT_FORMATS}),
             filter_by_date=info.can_filter_by_date, filter_by_source=info.can_filter_by_source,
         )

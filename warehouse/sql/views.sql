@@ -2,13 +2,17 @@
 -- Negated ("did not expel") and hypothetical ("could expel") events are left out of the counts.
 -- The event views hold the events with a mention at or above the coder's view threshold
 -- ({view_threshold}, lexicons/coder.toml [confidence] view_threshold); the tables keep every event.
+-- Codes get their names from cameo_codes. Each view's columns and their meaning are declared in
+-- schemas/views.py (a test checks the two agree).
 
 CREATE OR REPLACE VIEW confident_events AS
-SELECT * FROM events
-WHERE event_id IN (SELECT event_id FROM event_mentions WHERE confidence >= {view_threshold});
+SELECT e.*, c.event_name, c.event_root_name, c.quad_class_name
+FROM events AS e
+LEFT JOIN cameo_codes AS c ON c.event_code = e.event_code
+WHERE e.event_id IN (SELECT event_id FROM event_mentions WHERE confidence >= {view_threshold});
 
 CREATE OR REPLACE VIEW daily_event_counts AS
-SELECT event_date, event_root_code, quad_class,
+SELECT event_date, event_root_code, event_root_name, quad_class, quad_class_name,
        count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein
 FROM confident_events
 WHERE NOT is_negated AND NOT is_hypothetical
@@ -36,7 +40,8 @@ JOIN entities AS eb ON eb.entity_id = b.entity_id
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW event_timeline AS
-SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.event_code, e.plover_event,
+SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.event_code, c.event_name,
+       c.quad_class_name, e.plover_event,
        e.actor2_name, e.actor2_code, e.goldstein_scale, e.is_negated, e.is_hypothetical,
        m.actor1_text, m.action_text, m.actor2_text, m.mention_id, m.article_id, a.title AS article_title, a.url, m.field, m.sentence_index,
        substring(CASE m.field WHEN 'title' THEN a.title ELSE a.text END,
@@ -45,4 +50,5 @@ SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.eve
 FROM events AS e
 JOIN event_mentions AS m USING (event_id)
 JOIN articles AS a USING (article_id)
+LEFT JOIN cameo_codes AS c ON c.event_code = e.event_code
 WHERE m.confidence >= {view_threshold};
