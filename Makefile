@@ -1,10 +1,10 @@
-# `make run` and `make test` set up .venv/ with the pinned dependencies when needed, then do their job.
+# `make run`, `make demo` and `make test` set up .venv/ with the pinned dependencies when needed, then do their job.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean browser
+.PHONY: setup run demo test bench clean browser
 
 setup: $(STAMP)
 
@@ -15,6 +15,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)
 	$(BIN)/newsflow run
+
+# The Wikinews sample (samples/wikinews/, CC BY 2.5) in a warehouse of its own, then the page on
+# http://127.0.0.1:8000 (Ctrl-C stops it). The two files are named, not the folder, so that the
+# folder's README is not read as an input. The load runs again only when a file changes; the
+# marker is written after a run that succeeded (tests/test_readme.py runs this same line).
+DEMO_LOADED := demo-warehouse/.loaded
+
+demo: $(DEMO_LOADED)
+	$(BIN)/newsflow web --warehouse demo-warehouse
+
+$(DEMO_LOADED): samples/wikinews/wikinews_2019.csv samples/wikinews/wikinews_2020.csv | $(STAMP)
+	$(BIN)/newsflow run samples/wikinews/wikinews_2019.csv samples/wikinews/wikinews_2020.csv --warehouse demo-warehouse
+	touch $(DEMO_LOADED)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
@@ -32,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) warehouse/catalog.sqlite* warehouse/search.sqlite* warehouse/data warehouse/docs warehouse/staging
+	rm -rf $(VENV) demo-warehouse sample-warehouse warehouse/catalog.sqlite* warehouse/search.sqlite* warehouse/data warehouse/docs warehouse/staging

@@ -134,5 +134,6 @@ def test_the_readme_curl_examples_work(seeded, tmp_path):
             else:
                 answer = json.loads(done.stdout)
                 assert "error" not in answer, (line, answer)
-    assert {p.name for p in tmp_path.iterdir()} == {
-        "articles.parquet", "entity_mentions_from-2024-03-01_to-2024-03-31_source-israel365news.com.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"articles.parquet", "entity_mentions_source-Israel365-News.csv"}
+    # The filtered download matches rows of the seeded warehouse, not only the header.
+    assert len((tmp_path / "entity_mentions_source-Israel365-News.csv").read_text().splitlines()) > 1
