@@ -108,6 +108,36 @@ def test_the_articles_parquet_button_downloads_the_table(web, tmp_path, monkeypa
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+def test_the_api_docs_render_with_the_network_off(web, monkeypatch):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
+    monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    base, _ = web
+    elsewhere: list[str] = []
+
+    def only_the_server(route):
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:  # the network is "off": anything not from newsflow's own server fails
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_the_server)
+            page.goto(base + "/docs")
+            page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+            assert "newsflow" in page.locator(".swagger-ui .info .title").inner_text()
+            assert page.locator(".swagger-ui .opblock").count() >= 5  # the API's operations are listed
+        finally:
+            browser.close()
+    assert elsewhere == []
+
+
 def _readme_curl_lines() -> list[str]:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Serve, query and download\n", 1)[1].split("\n## ", 1)[0]

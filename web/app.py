@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -252,6 +253,16 @@ class _Download(StreamingResponse):
                 self._gate.leave()
 
 
+API_DOCS_ASSETS = "/docs-assets"
+
+
+def swagger_ui_assets() -> Path:
+    """The Swagger UI build shipped in the swagger-ui-bundle package (served at API_DOCS_ASSETS)."""
+    import swagger_ui_bundle
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
 class _DataDocs(StaticFiles):
     """The Data Docs folder, which only appears with the first run: 404 until then."""
 
@@ -335,6 +346,10 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
     redact_tokens_in_access_log()
     templates = Jinja2Templates(directory=str(TEMPLATES))
     app = FastAPI(
+        # /docs is served below from the swagger-ui-bundle package (FastAPI's own loads it from a CDN,
+        # which leaves the page blank offline); ReDoc has no packaged build, so it is off.
+        docs_url=None,
+        redoc_url=None,
         title="newsflow",
         summary="Browse, download and query the newsflow warehouse (read-only).",
         description=(
@@ -346,6 +361,9 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         ),
         version="1",
     )
+    # Swagger UI 4 (the packaged build) renders OpenAPI 3.0 documents, not 3.1; FastAPI's schema
+    # for this app reads the same under that version number.
+    app.openapi_version = "3.0.3"
     app.state.reader = reader
     app.state.sql_gate, app.state.export_gate = sql_gate, export_gate
 
@@ -541,6 +559,15 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         })
 
     # Great Expectations Data Docs, as a run writes them (index.html at the top).
+    app.mount(API_DOCS_ASSETS, StaticFiles(directory=swagger_ui_assets()), name="api-docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="newsflow API",
+                                   swagger_js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{API_DOCS_ASSETS}/favicon-32x32.png")
+
     app.mount("/data-docs", _DataDocs(directory=Path(warehouse) / "docs", html=True, check_dir=False),
               name="data-docs")
     if token:
