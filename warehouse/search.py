@@ -20,6 +20,7 @@ import html
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +192,19 @@ class SearchIndex:
         con.execute("BEGIN IMMEDIATE")
         return con
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """`_writing()`'s connection, committed when the block ends, rolled back if it raises."""
+        con = self._writing()
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
     def _remove(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
@@ -203,17 +217,10 @@ class SearchIndex:
         article already indexed is replaced) and remove the `deleted` article ids, in one
         transaction; with `snapshot`, record it as the lake snapshot the index is now current
         with. Returns (articles written, articles removed)."""
-        con = self._writing()
-        try:
+        with self._transaction() as con:
             written, removed = self._apply(con, articles, list(deleted))
             if snapshot is not None:
                 self._set(con, snapshot=snapshot)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return written, removed
 
     @staticmethod
@@ -250,8 +257,7 @@ class SearchIndex:
         transaction (searches see the old index until it commits)."""
         with warehouse.connect() as lake:
             snapshot = _current_snapshot(lake)
-            con = self._writing()
-            try:
+            with self._transaction() as con:
                 con.execute("DELETE FROM documents")
                 con.execute("DELETE FROM documents_fts")
                 if _has_articles(lake):
@@ -260,12 +266,6 @@ class SearchIndex:
                     written = 0
                 self._set(con, snapshot_id=snapshot, lake=_lake_identity(warehouse),
                           snapshot_time=_snapshot_time(lake, snapshot), refreshed_by="rebuild")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                con.close()
         return Refresh("rebuilt", snapshot, upserted=written)
 
     def refresh(self, warehouse, rebuild: bool = True) -> Refresh:
@@ -280,14 +280,12 @@ class SearchIndex:
                 return Refresh("current", current)
             reason = self._why_not_incremental(lake, warehouse, known, current)
             if reason is None:
-                con = self._writing()
-                try:
+                with self._transaction() as con:
                     # Read again under the write lock: another writer may have moved it meanwhile.
                     row = con.execute("SELECT value FROM meta WHERE key = 'snapshot_id'").fetchone()
                     known = int(row[0]) if row and row[0] else current
                     if known >= current:
-                        con.execute("ROLLBACK")
-                        return Refresh("current", known)
+                        return Refresh("current", known)  # nothing written: the commit is empty
                     upserts, deletes = 0, []
                     changes = _changes_sql(known + 1, current)
                     for batch in _lake_batches(lake, changes):
@@ -297,12 +295,6 @@ class SearchIndex:
                     _, deleted = self._apply(con, [], deletes)
                     self._set(con, snapshot_id=current, snapshot_time=_snapshot_time(lake, current),
                               refreshed_by="update")
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                finally:
-                    con.close()
                 return Refresh("updated", current, upserted=upserts, deleted=deleted)
         if not rebuild:
             return Refresh("stale", known, reason=reason)
