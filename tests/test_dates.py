@@ -28,7 +28,9 @@ MENTIONS = pl.Schema({"mention_id": pl.String, "date_text": pl.String, "publishe
         pytest.param("Monday", (date(2024, 3, 11), "day"), id="weekday"),
         pytest.param("on Monday", (date(2024, 3, 11), "day"), id="on-weekday"),
         pytest.param("last Friday", (date(2024, 3, 8), "day"), id="last-weekday"),
-        pytest.param("Wednesday", (date(2024, 3, 6), "day"), id="publication-weekday-is-a-week-back"),
+        pytest.param("Wednesday", (date(2024, 3, 13), "day"), id="publication-weekday-is-that-day"),
+        pytest.param("on Wednesday", (date(2024, 3, 13), "day"), id="on-publication-weekday-is-that-day"),
+        pytest.param("last Wednesday", (date(2024, 3, 6), "day"), id="last-publication-weekday-is-a-week-back"),
         pytest.param("next Monday", (date(2024, 3, 18), "day"), id="next-weekday"),
         pytest.param("two days ago", (date(2024, 3, 11), "day"), id="word-days-ago"),
         pytest.param("12 days ago", (date(2024, 3, 1), "day"), id="digit-days-ago"),
@@ -95,9 +97,34 @@ def test_publication_day_is_the_utc_day():
 
 
 def test_past_expressions_never_land_after_publication():
-    for expression in ["Monday", "Sunday", "yesterday", "a week ago", "last month", "last year", "5 days ago"]:
+    for expression in ["Monday", "Sunday", "last Wednesday", "yesterday", "a week ago", "last month", "last year", "5 days ago"]:
         found, precision = resolved_date(expression, PUBLISHED_AT)
         assert found < PUBLISHED and precision in PRECISIONS
+
+
+# Friday 2019-12-13: "on Friday" is that day; "in June" is the June before, not the next one;
+# "in January" (a month ahead) is the coming one.
+FRIDAY_IN_DECEMBER = datetime(2019, 12, 13, 15, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("date_text", "event_date", "precision"),
+    [
+        pytest.param("on Friday", date(2019, 12, 13), "day", id="publication-weekday-is-that-day"),
+        pytest.param("last Friday", date(2019, 12, 6), "day", id="last-publication-weekday-is-a-week-back"),
+        pytest.param("Thursday", date(2019, 12, 12), "day", id="weekday-before"),
+        pytest.param("in June", date(2019, 6, 1), "month", id="earlier-month-is-this-year"),
+        pytest.param("in July", date(2019, 7, 1), "month", id="month-half-a-year-back-is-this-year"),
+        pytest.param("June 20", date(2019, 6, 20), "day", id="earlier-month-day-is-this-year"),
+        pytest.param("in January", date(2020, 1, 1), "month", id="next-month-is-ahead"),
+    ],
+)
+def test_event_dates_of_a_december_friday_article(date_text, event_date, precision):
+    mentions = pl.LazyFrame({"mention_id": ["m"], "date_text": [date_text], "published_at": [FRIDAY_IN_DECEMBER]},
+                            schema=MENTIONS)
+    expected = mentions.collect().with_columns(pl.Series("event_date", [event_date]),
+                                               pl.Series("event_date_precision", [precision]))
+    assert_frame_equal(resolved_event_dates(mentions).collect(), expected)
 
 
 def test_resolved_event_dates_adds_two_columns_and_keeps_rows_and_order():

@@ -102,12 +102,18 @@ def _shift_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+FUTURE_PENALTY_DAYS = 31
+
+
 def _nearest_year(month: int, day: int, published: date) -> date | None:
     """The date with that month and day closest to publication (a January article's "December 28"
     is last year's)."""
     candidates = [_safe_date(published.year + k, month, day) for k in (-1, 0, 1)]
     valid = [c for c in candidates if c is not None]
-    return min(valid, key=lambda c: abs((c - published).days)) if valid else None
+    # News reports the past: a date ahead of publication wins only when it is more than a month
+    # nearer ("in June" in a December article is the June before, not the next).
+    return min(valid, key=lambda c: abs((c - published).days) + (FUTURE_PENALTY_DAYS if c > published else 0)) \
+        if valid else None
 
 
 def _absolute_day(match: re.Match[str], published: date | None) -> Resolved | None:
@@ -152,8 +158,11 @@ def _relative(shift: Callable[[date, re.Match[str]], date], precision: str) -> _
 
 
 def _weekday_before(published: date, match: re.Match[str]) -> date:
-    # Strictly before publication: "Monday" in a Monday article is the previous week's Monday.
-    back = (published.weekday() - _WEEKDAYS[match.group("weekday").lower()] - 1) % 7 + 1
+    # News reports the past: the latest such weekday on or before publication ("on Friday" in a
+    # Friday article is that day); "last Friday" in a Friday article is the week before.
+    back = (published.weekday() - _WEEKDAYS[match.group("weekday").lower()]) % 7
+    if back == 0 and re.search(r"\b(?:last|past|previous)\s+$", match.string[:match.start()], re.IGNORECASE):
+        back = 7
     return published - timedelta(days=back)
 
 
