@@ -155,7 +155,16 @@ def _codes() -> set[str]:
     return set(cameo_codes()["event_code"].to_list())
 
 
-def _find(sentence: str, needle: str, nth: int) -> int | None:
+def _find(sentence: str, needle: str, nth: int | None) -> int | None:
+    """Where `needle` starts in the sentence: its `nth` occurrence as a substring when the reader
+    named one, else its first occurrence as whole words ("it" is not the "it" of "United")."""
+    if nth is None:
+        import re
+
+        word = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", sentence)
+        if word is not None:
+            return word.start()
+        nth = 1
     at = -1
     for _ in range(max(nth, 1)):
         at = sentence.find(needle, at + 1)
@@ -203,7 +212,8 @@ def checked(path: Path, sentences: dict[str, list[dict]], codes: set[str]) -> tu
                 if part == "trigger":
                     problems.append(f"{where}: trigger is required")
                 continue
-            at = _find(s["text"], value, int(row.get(f"{part}_nth", 1)))
+            nth = row.get(f"{part}_nth")
+            at = _find(s["text"], value, None if nth is None else int(nth))
             if at is None:
                 problems.append(f"{where}: {part} {value!r} is not in sentence {s['id']} (copy it exactly)")
                 continue
@@ -218,7 +228,18 @@ def checked(path: Path, sentences: dict[str, list[dict]], codes: set[str]) -> tu
 
 
 def label_files() -> list[Path]:
-    return sorted(LABELS.glob("*.jsonl"))
+    """The label files whose every event line has been through `check` (has its offsets)."""
+    return [p for p in sorted(LABELS.glob("*.jsonl")) if _is_checked(p)]
+
+
+def _is_checked(path: Path) -> bool:
+    try:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return bool(lines) and lines[0].get("kind") == "article" and all(
+        "sentence_start_char" in row and (row.get("trigger") is None or row.get("trigger_start_char") is not None)
+        for row in lines[1:])
 
 
 def labelled_events(files: Sequence[Path] | None = None, primary_only: bool = True) -> pl.DataFrame:
