@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test bench clean browser
+.PHONY: setup run demo test bench train clean browser
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ browser:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -qq --no-install-recommends chromium >/dev/null || \
 	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }
+
+# The learned event coder: fit on benchmarks/data/labels/ (fixed seeds), report the held-out test
+# split, write lexicons/event_coder.json.gz.
+train: $(STAMP)
+	$(BIN)/python training/train_coder.py --curve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py

@@ -125,7 +125,7 @@ def coded_article_events(articles: Sequence[Article]) -> tuple[pl.DataFrame, pl.
     documents = nlp_documents(frame.lazy()).collect()
     res = resources(Settings().model)
     parsed = parsed_documents(res.nlp, documents["content"].to_list(), 16, 1)
-    language = resolved_language(documents, parsed, res, with_features=True)
+    language = resolved_language(documents, parsed, res)
     ids = documents.select("doc_index", pl.col("article_id").alias("slug"), "field")
     events = language.coded.join(ids, on="doc_index", how="inner", maintain_order="left")
     sentences = (parsed.tokens.group_by("doc_index", "sentence_index", maintain_order=True)

@@ -11,7 +11,9 @@ import polars as pl
 
 from lexicons.loaders import actor_dictionary, agent_nouns, cameo_codes, coder_rules, verb_lexicon
 from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
-from transforms.events import Lexicon, coded_events
+from transforms.coder.coding import learned_events
+from transforms.coder.models import CoderModel, coder_model
+from transforms.events import Lexicon
 from transforms.nlp import Parsed, parsed_documents
 
 # Dictionary kinds whose names are matched in the text even where the model misses them. Persons
@@ -31,6 +33,12 @@ class Resources:
     actor_keys: pl.DataFrame
     lexicon: Lexicon
     codebook: pl.DataFrame
+    coder: CoderModel
+
+    @cached_property
+    def codes(self) -> frozenset[str]:
+        """The codebook's CAMEO codes."""
+        return frozenset(self.codebook["event_code"].to_list())
 
     @cached_property
     def nlp(self):
@@ -58,6 +66,7 @@ def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple
         actor_keys=actor_keys(actors.lazy()).collect(),
         lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files)), coder_rules()),
         codebook=cameo_codes(),
+        coder=coder_model(),
     )
 
 
@@ -76,16 +85,20 @@ def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_pr
     return resolved_language(documents, parsed, res)
 
 
-def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources,
-                      with_features: bool = False) -> Language:
+def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -> Language:
     """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
     (doc_index as in `documents`): the part of the language stage that needs no model."""
     mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
                                  res.actor_keys.lazy()).collect()
-    located = mentions.join(documents.select("doc_index", "article_id", "field"), on=["article_id", "field"],
-                            how="inner", maintain_order="left")
-    coded = coded_events(documents, parsed.tokens, located, res.lexicon, with_features)
+    coded = learned_events(documents, parsed.tokens, located_mentions(documents, mentions), res.lexicon, res.coder,
+                           res.codes)
     return Language(mentions=mentions, spans=parsed.spans, coded=coded)
+
+
+def located_mentions(documents: pl.DataFrame, mentions: pl.DataFrame) -> pl.DataFrame:
+    """The resolved entity mentions with the doc_index of the field they are in (what the coder reads)."""
+    return mentions.join(documents.select("doc_index", "article_id", "field"), on=["article_id", "field"],
+                         how="inner", maintain_order="left")
 
 
 def code_sentences(sentences: list[str], actor_files: Sequence[Path] = (), agent_files: Sequence[Path] = (),

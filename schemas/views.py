@@ -27,7 +27,7 @@ def _own(**columns: tuple[pl.DataType, str]) -> tuple[dict, dict]:
     return {c: t for c, (t, _) in columns.items()}, {c: d for c, (_, d) in columns.items()}
 
 
-_CONFIDENT = "events with a mention at or above the coder's view_threshold (lexicons/coder.toml)"
+_CONFIDENT = "events with a mention at or above the learned coder's view_threshold (lexicons/event_coder.json.gz)"
 _COUNTED = "negated and hypothetical events left out"
 
 CONFIDENT_EVENTS = _view(

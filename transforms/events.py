@@ -20,7 +20,7 @@ import polars as pl
 from schemas import CODED_EVENTS
 from transforms.normalize import stable_id
 
-CODER_VERSION = "newsflow-coder-1"
+CODER_VERSION = "newsflow-learned-1"
 
 SUBJECT_DEPS = ("nsubj", "csubj")
 PASSIVE_SUBJECT_DEPS = ("nsubjpass", "csubjpass")

@@ -59,10 +59,10 @@ def _sql(name: str) -> str:
 
 
 def _views_sql() -> str:
-    """The analyst views, with the coder's documented confidence threshold filled in."""
-    from lexicons.loaders import coder_rules
+    """The analyst views, with the learned coder's confidence threshold filled in."""
+    from transforms.coder.models import coder_model
 
-    return _sql("views").replace("{view_threshold}", repr(float(coder_rules().view_threshold)))
+    return _sql("views").replace("{view_threshold}", repr(float(coder_model().view_threshold)))
 
 
 def _create_views(con: duckdb.DuckDBPyConnection) -> None:

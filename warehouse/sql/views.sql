@@ -1,7 +1,7 @@
 -- Ready-made views for analysts (recreated on every load; documented in the README).
 -- Negated ("did not expel") and hypothetical ("could expel") events are left out of the counts.
 -- The event views hold the events with a mention at or above the coder's view threshold
--- ({view_threshold}, lexicons/coder.toml [confidence] view_threshold); the tables keep every event.
+-- ({view_threshold}, the learned coder's view_threshold, lexicons/event_coder.json.gz); the tables keep every event.
 -- Codes get their names from cameo_codes. Each view's columns and their meaning are declared in
 -- schemas/views.py (a test checks the two agree).
 
