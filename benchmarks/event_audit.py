@@ -185,7 +185,6 @@ class Audit:
     found: int
     coded_actor: int
     by_confidence: list[tuple[float, bool]]  # (confidence, correct) per judged emitted event
-    by_features: list[tuple[str, list[str], bool]]  # (slug, features, correct) per judged emitted event
     by_corpus: dict[str, Counter]
 
 
@@ -194,7 +193,7 @@ def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
     judged: Counter = Counter()
     by_corpus: dict[str, Counter] = {"bbc": Counter(), "wikinews": Counter(),
                                      **{f"batch {b}": Counter() for b in sorted({a.batch for a in articles})}}
-    unjudged, by_confidence, by_features = [], [], []
+    unjudged, by_confidence = [], []
     missed = found = coded_actor = emitted = 0
     for article in articles:
         rows = judged_rows(article.slug)
@@ -212,7 +211,6 @@ def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
             by_corpus[article.corpus][verdict["judgment"]] += 1
             by_corpus[f"batch {article.batch}"][verdict["judgment"]] += 1
             by_confidence.append((event["confidence"], verdict["judgment"] == "correct"))
-            by_features.append((article.slug, list(event.get("features") or []), verdict["judgment"] == "correct"))
             if verdict["judgment"] == "correct":
                 correct_spots.add((event["field"], event["sentence_start_char"], event["event_code"][:2]))
         # Recall: the reader's events are the emitted ones judged correct (in any version of the
@@ -222,7 +220,7 @@ def audited(articles: Sequence[Article], events: pl.DataFrame) -> Audit:
                   for r in rows if r["kind"] == "missed" or r.get("judgment") == "correct"}
         missed += len(reader)
         found += len(reader & correct_spots)
-    return Audit(emitted, judged, unjudged, missed, found, coded_actor, by_confidence, by_features, by_corpus)
+    return Audit(emitted, judged, unjudged, missed, found, coded_actor, by_confidence, by_corpus)
 
 
 def _share(part: int, whole: int) -> str:
@@ -258,109 +256,6 @@ def print_audit(audit: Audit, articles: Sequence[Article]) -> None:
         print(f"    {edge:.1f}  {n:>5}  {p:.3f}" if n else f"    {edge:.1f}  {n:>5}  -")
 
 
-# ----------------------------------------------------------------------------- calibration
-
-FIT_L2 = 10.0  # ridge penalty (not on the intercept): held out by article, 10 beat 1, 3, 30 and 100 on 43 events
-FIT_FOLDS = 5
-
-
-def fitted_weights(rows: Sequence[tuple[str, list[str], bool]], features: Sequence[str],
-                   l2: float = FIT_L2) -> dict[str, float]:
-    """Logistic weights (intercept + one per feature) maximising the penalised likelihood of the
-    judgments `rows` (slug, features present, correct), by Newton's method."""
-    import numpy as np
-
-    x = np.array([[1.0] + [float(f in present) for f in features] for _, present, _ in rows])
-    y = np.array([float(ok) for _, _, ok in rows])
-    w = np.zeros(x.shape[1])
-    penalty = np.diag([0.0] + [l2] * len(features))
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-x @ w))
-        gradient = x.T @ (p - y) + penalty @ w
-        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return {"intercept": round(float(w[0]), 3), **{f: round(float(v), 3) for f, v in zip(features, w[1:])}}
-
-
-def recalibrated_intercept(rows: Sequence[tuple[str, list[str], bool]], weights: dict[str, float]) -> float:
-    """The intercept that, with the other `weights` kept, makes the mean confidence equal the share
-    of judged events that are correct (calibration in the mean; the mean rises with the intercept,
-    so bisection finds it)."""
-    target = sum(ok for _, _, ok in rows) / len(rows)
-
-    def mean(b: float) -> float:
-        return sum(_probability({**weights, "intercept": b}, present) for _, present, _ in rows) / len(rows)
-
-    low, high = -20.0, 20.0
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if mean(middle) < target else (low, middle)
-    return round((low + high) / 2, 3)
-
-
-def _probability(weights: dict[str, float], present: list[str]) -> float:
-    import math
-
-    z = weights["intercept"] + sum(weights.get(f, 0.0) for f in present)
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-def calibration_report(rows: Sequence[tuple[str, list[str], bool]], current: dict[str, float],
-                       features: Sequence[str]) -> dict[str, float]:
-    """Print held-out (5 folds by article) log-loss and Brier score of the current weights and of
-    weights fitted on the other folds; return the weights fitted on every judged event."""
-    import math
-
-    slugs = sorted({slug for slug, _, _ in rows})
-    fold_of = {slug: i % FIT_FOLDS for i, slug in enumerate(random.Random(SAMPLE_SEED).sample(slugs, len(slugs)))}
-    held: list[tuple[float, float, bool]] = []  # (current p, fitted p, correct)
-    for fold in range(FIT_FOLDS):
-        train = [r for r in rows if fold_of[r[0]] != fold]
-        test = [r for r in rows if fold_of[r[0]] == fold]
-        if not train or not test:
-            continue
-        weights = fitted_weights(train, features)
-        held += [(_probability(current, present), _probability(weights, present), ok) for _, present, ok in test]
-
-    def loss(i: int) -> tuple[float, float]:
-        eps = 1e-6
-        log = -sum(math.log(max(eps, h[i] if h[2] else 1 - h[i])) for h in held) / len(held)
-        brier = sum((h[i] - h[2]) ** 2 for h in held) / len(held)
-        return log, brier
-
-    base = sum(ok for _, _, ok in rows) / len(rows)
-    print(f"Calibration on {len(rows)} judged events ({base:.3f} correct), held out by article in {FIT_FOLDS} folds:")
-    for label, i in (("weights in coder.toml", 0), ("weights fitted on the other folds", 1)):
-        log, brier = loss(i)
-        print(f"  {label:<36} log-loss {log:.3f}  Brier {brier:.3f}")
-    constant = sum((base - ok) ** 2 for _, _, ok in rows) / len(rows)
-    print(f"  {'a constant (the base rate)':<36} Brier {constant:.3f}")
-    for threshold in (0.5, 0.6, 0.7):
-        kept = [ok for _, fitted, ok in held if fitted >= threshold]
-        share = f"{sum(kept) / len(kept):.3f}" if kept else "-"
-        print(f"  held out, fitted confidence >= {threshold}: {len(kept)} events, {share} correct")
-    return fitted_weights(rows, features)
-
-
-def write_weights(weights: dict[str, float], path: Path = ROOT / "lexicons" / "coder.toml") -> None:
-    """Replace the `name = value` lines of coder.toml's [confidence] section with `weights`."""
-    import re
-
-    lines = path.read_text(encoding="utf-8").splitlines()
-    section = None
-    for i, line in enumerate(lines):
-        if line.startswith("["):
-            section = line.strip()
-            continue
-        m = re.match(r"^(\w+) = ", line)
-        if section == "[confidence]" and m and m.group(1) in weights:
-            lines[i] = f"{m.group(1)} = {weights[m.group(1)]}"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def write_worksheets(articles: Sequence[Article], unjudged: list[dict]) -> None:
     """Append each unjudged emitted event (judgment null) to its article's file, header first."""
     JUDGED.mkdir(parents=True, exist_ok=True)
@@ -393,12 +288,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--unjudged", action="store_true", help="list emitted events with no judgment")
     parser.add_argument("--worksheets", action="store_true",
                         help="write unjudged events into the judged files (judgment null) to be judged")
-    parser.add_argument("--fit", action="store_true", help="fit the confidence weights on the judged events "
-                        "and print held-out calibration against the current ones")
-    parser.add_argument("--write-weights", action="store_true",
-                        help="with --fit: write the fitted weights into lexicons/coder.toml")
-    parser.add_argument("--write-intercept", action="store_true",
-                        help="with --fit: keep the weights, write the intercept that calibrates them in the mean")
     parser.add_argument("--show", metavar="SLUG", help="print one article's sentences (field, offsets, SHA-1) "
                         "and its judged rows, to judge it")
     args = parser.parse_args(argv)
@@ -416,21 +305,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.unjudged:
         for row in audit.unjudged:
             print(json.dumps(row, ensure_ascii=False))
-    if args.fit:
-        from lexicons.loaders import coder_rules
-        from transforms.events import FEATURES
-
-        weights = calibration_report(audit.by_features, coder_rules().weights, FEATURES)
-        print("  fitted on all judged events: " + ", ".join(f"{k} {v}" for k, v in weights.items()))
-        intercept = recalibrated_intercept(audit.by_features, coder_rules().weights)
-        print(f"  intercept calibrating the current weights in the mean: {intercept} "
-              f"(now {coder_rules().weights['intercept']})")
-        if args.write_weights:
-            write_weights(weights)
-            print("  written to lexicons/coder.toml")
-        elif args.write_intercept:
-            write_weights({"intercept": intercept})
-            print("  intercept written to lexicons/coder.toml")
     if args.worksheets:
         write_worksheets(articles, audit.unjudged)
         print(f"wrote {len(audit.unjudged)} unjudged events into {JUDGED}")

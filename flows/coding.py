@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from lexicons.loaders import actor_dictionary, agent_nouns, cameo_codes, coder_rules, verb_lexicon
+from lexicons.loaders import actor_dictionary, actor_periods, agent_nouns, cameo_codes, coder_rules, verb_lexicon
 from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
 from transforms.coder.coding import learned_events
 from transforms.coder.models import CoderModel, coder_model
@@ -34,6 +34,7 @@ class Resources:
     lexicon: Lexicon
     codebook: pl.DataFrame
     coder: CoderModel
+    periods: pl.DataFrame  # office holders' dated codes (lexicons/actor_periods.tsv)
 
     @cached_property
     def codes(self) -> frozenset[str]:
@@ -67,6 +68,7 @@ def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple
         lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files)), coder_rules()),
         codebook=cameo_codes(),
         coder=coder_model(),
+        periods=actor_periods(),
     )
 
 

@@ -28,6 +28,7 @@ from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
 from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
+from transforms.coder.actors import dated_actor_codes
 from transforms.dates import resolved_event_dates
 from transforms.entities import entities, mention_checks, nlp_documents
 from transforms.events import (
@@ -224,9 +225,12 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
                 settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Event mentions (mention_id) and events (event_id) of the coded sentences: dated against the
     articles' publication dates, placed with the gazetteer, coded with the CAMEO codebook."""
-    codebook = _resources(settings).codebook
-    dated = dated_event_mentions(language.coded.lazy(), documents.lazy(), articles.lazy(),
-                                 sentence_dates(language.spans.lazy()))
+    res = _resources(settings)
+    codebook = res.codebook
+    dated = dated_actor_codes(
+        dated_event_mentions(language.coded.lazy(), documents.lazy(), articles.lazy(),
+                             sentence_dates(language.spans.lazy())),
+        res.periods.lazy())
     mentions = identified_event_mentions(resolved_event_dates(dated)).collect()
     places = (
         mentions.lazy().select(pl.col("mention_id").alias("event_key"), "article_id", "field", "sentence_index")

@@ -302,6 +302,19 @@ ORG_WORDS = {
 }
 
 
+def _iso(yyyymmdd: int | None) -> str:
+    """A PETRARCH date (yyyymmdd int) as ISO text; open ends are empty."""
+    if yyyymmdd is None or yyyymmdd >= 99_999_999 or yyyymmdd <= 0:
+        return ""
+    text = f"{yyyymmdd:08d}"
+    try:
+        from datetime import date
+
+        return date(int(text[:4]), int(text[4:6]), int(text[6:])).isoformat()
+    except ValueError:  # upstream typos ("000001") carry no usable date
+        return ""
+
+
 def _looks_like_person(entry: ActorEntry) -> bool:
     """Dated codes mark office holders; names with an organisation word are institutions."""
     if not any(c.is_dated for c in entry.codes):
@@ -320,8 +333,17 @@ def _person_canonical(entry: ActorEntry) -> str:
     return natural_case(" ".join(words).upper())
 
 
-def actor_rows(src: Path, agent_codes: set[str], skipped: list[str]) -> list[tuple]:
+def actor_rows(src: Path, agent_codes: set[str], skipped: list[str],
+               periods: list[tuple] | None = None) -> list[tuple]:
+    """The actors.tsv rows; `periods` collects each office holder's dated codes (actor_periods.tsv)."""
     actors = Actors()
+    periods = [] if periods is None else periods
+
+    def dated(canon: str, entry: ActorEntry) -> None:
+        for c in entry.codes:
+            if c.is_dated and c.code not in ("---",):
+                periods.append((canon, c.code, _iso(c.start), _iso(c.end)))
+
     pairs = [(n, c) for n, c, *_ in (line.split("\t") for line in
              (src / "text_to_CAMEO" / "countrynames.txt").read_text(encoding="utf-8").splitlines())
              if c != "---"]
@@ -388,6 +410,7 @@ def actor_rows(src: Path, agent_codes: set[str], skipped: list[str]) -> list[tup
                 words = raw.replace("_", " ").split()
                 if len(words) >= 2:
                     actors.add(raw, code, country, "person", _person_canonical(entry))
+            dated(_person_canonical(entry), entry)
             continue
         canon = (surface_forms(entry.names[0]) or [entry.names[0]])[0]
         for raw in entry.names:
@@ -406,6 +429,7 @@ def actor_rows(src: Path, agent_codes: set[str], skipped: list[str]) -> list[tup
                 for raw in entry.names:
                     if len(raw.replace("_", " ").split()) >= 2:
                         actors.add(raw, code, country, "person", canon)
+                dated(canon, entry)
                 continue
             canon = (surface_forms(entry.names[0]) or [entry.names[0]])[0]
             for raw in entry.names:
@@ -634,8 +658,13 @@ def main(argv: list[str] | None = None) -> None:
     write_tsv(OUT / "agents.tsv", ["noun", "agent_code"], agents)
     agent_codes = {code[:3] for _, code in agents}
 
-    actors = actor_rows(src, agent_codes, skipped)
+    periods: list[tuple] = []
+    actors = actor_rows(src, agent_codes, skipped, periods)
     write_tsv(OUT / "actors.tsv", ["name", "code", "country_code", "kind", "label", "canonical"], actors)
+    # One row per office holder's dated code: an event is coded with the code in force at the
+    # article's date (a leader GOV in office, ELI after), not the one in force today.
+    write_tsv(OUT / "actor_periods.tsv", ["canonical", "code", "start_date", "end_date"],
+              sorted(set(periods)))
 
     verbs, stats = verb_rows(src, valid)
     unknown = {r[4] for r in verbs} - valid

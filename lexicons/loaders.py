@@ -69,6 +69,17 @@ def cameo_codes(path: Path | None = None) -> pl.DataFrame:
     return _read_tsv(path or LEXICONS / "cameo_codes.tsv", CAMEO_CODES_SCHEMA)
 
 
+ACTOR_PERIODS_SCHEMA = pl.Schema({"canonical": pl.String, "code": pl.String, "start_date": pl.String,
+                                  "end_date": pl.String})
+
+
+def actor_periods(path: Path | None = None) -> pl.DataFrame:
+    """Office holders' dated codes, one row per (`canonical`, `code`, `start_date`): the code from
+    `start_date` (inclusive) to `end_date` (exclusive); an open end is null."""
+    frame = _read_tsv(path or LEXICONS / "actor_periods.tsv", ACTOR_PERIODS_SCHEMA)
+    return frame.with_columns(pl.col("start_date", "end_date").replace("", None).str.to_date("%Y-%m-%d"))
+
+
 def quad_classes(path: Path | None = None) -> pl.DataFrame:
     """CAMEO quad classes, one row per `quad_class` (1..4) with its name."""
     return _read_tsv(path or LEXICONS / "quad_classes.tsv", QUAD_CLASSES_SCHEMA)

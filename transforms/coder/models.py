@@ -89,8 +89,8 @@ class CoderModel:
                    float(data["actor_threshold"]), dict(data["card"]), float(data["view_threshold"]))
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        # mtime=0: the same model gives the same bytes
-        with gzip.GzipFile(path, "wb", mtime=0) as f:
+        # no file name and mtime 0 in the gzip header: the same model gives the same bytes
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as f:
             f.write(json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode())
 
 
