@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/labels.py worksheets --out DIR   # one numbered worksheet per text
     .venv/bin/python benchmarks/labels.py check FILE [FILE ...]  # validate label files, fill in offsets
     .venv/bin/python benchmarks/labels.py stats                  # counts per source and split, agreement
+    .venv/bin/python benchmarks/labels.py sources                # label_sources.tsv: each text's url, licence
 
 Texts the project may train a shipped model on and keep labels of (../shared/data/README.md):
 the English Wikinews articles (CC BY 2.5; the 80 in the event audit stay test data and are not
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 LABELS = ROOT / "benchmarks" / "data" / "labels"
 AUDIT = ROOT / "benchmarks" / "data" / "event_audit"
+SOURCES_FILE = ROOT / "benchmarks" / "data" / "label_sources.tsv"
 SOURCES = {
     "wikinews": ([DATA / "corpus" / "wikinews_2019.csv", DATA / "corpus" / "wikinews_2020.csv"],
                  "CC BY 2.5, English Wikinews (see ../shared/data/corpus-notes)"),
@@ -328,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ck = sub.add_parser("check", help="validate label files and write the offsets into them")
     ck.add_argument("files", nargs="+", type=Path)
     sub.add_parser("stats", help="events per source and split; agreement of double-labelled texts")
+    sub.add_parser("sources", help=f"write {SOURCES_FILE.name}: where each labelled text came from, its licence")
     args = parser.parse_args(argv)
     if args.command == "list":
         done = labelled_texts()
@@ -360,6 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 encoding="utf-8")
                 print(f"{path.name}: ok, {len(lines) - 1} events")
         return 1 if bad else 0
+    if args.command == "sources":
+        rows = ["text_id\tsource\tsplit\tpublished_at\turl\tlicence"]
+        for text_id in sorted(labelled_texts()):
+            t = texts()[text_id]
+            rows.append("\t".join([t.text_id, t.source, t.split, t.published_at.isoformat() if t.published_at else "",
+                                   t.url or "", t.licence]))
+        SOURCES_FILE.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        print(f"{len(rows) - 1} texts in {SOURCES_FILE}")
+        return 0
     events = labelled_events()
     done = labelled_texts()
     splits = {t: split_of(t) for t in done}
