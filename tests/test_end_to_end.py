@@ -138,13 +138,22 @@ def test_seed_entities_are_linked_to_canonical_things(seeded):
     assert (entity["actor_code"], entity["country_code"], entity["label"]) == ("USA", "USA", "GPE")
 
 
-def test_views_answer_the_readme_queries(seeded):
+def test_views_hold_exactly_the_confident_events(seeded):
+    from transforms.coder.models import coder_model
+
     warehouse, _ = seeded
-    timeline = sql(warehouse, "select * from event_timeline where event_code like '17%'")
-    assert timeline and all(r["action_text"] in r["evidence_sentence"] for r in timeline)
-    assert sql(warehouse, "select * from actor_network where actor1 = 'QAT'")
+    threshold = coder_model().view_threshold
+    confident = {r["event_id"] for r in sql(warehouse, "select event_id from confident_events")}
+    expected = {r["event_id"] for r in sql(
+        warehouse, f"select distinct event_id from event_mentions where confidence >= {threshold}")}
+    assert confident == expected
+    below = {r["event_id"] for r in sql(warehouse, "select event_id from events")} - confident
+    assert below, "the seed's events are all under the views' threshold (README, 'On the sample article')"
+    timeline = sql(warehouse, "select * from event_timeline")
+    assert {r["mention_id"] for r in timeline} == {r["mention_id"] for r in sql(
+        warehouse, f"select mention_id from event_mentions where confidence >= {threshold}")}
+    assert all(r["action_text"] in r["evidence_sentence"] for r in timeline)
     assert sql(warehouse, "select * from entity_co_mentions where entity1_name = 'Hamas' or entity2_name = 'Hamas'")
-    assert sql(warehouse, "select * from daily_event_counts")
 
 
 def test_codes_have_names_in_the_warehouse_and_its_views(seeded):
