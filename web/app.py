@@ -115,7 +115,7 @@ class SqlOut(BaseModel):
 class SearchLinksOut(BaseModel):
     article: str = Field(description="The article's row (a read-only SQL query, /api/sql).")
     entities: str = Field(description="The entities the article names, with their mentions in it.")
-    events: str = Field(description="The article's coded events with their evidence sentences (event_timeline).")
+    events: str = Field(description="The article's coded events, any confidence, with their evidence sentences.")
 
 
 class SearchHitOut(BaseModel):
@@ -145,8 +145,12 @@ def _article_queries(article_id: str) -> dict[str, str]:
         "entities": ("select e.entity_id, e.label, e.name, count(*) as mentions from entity_mentions as m "
                      f"join entities as e using (entity_id) where m.article_id = {key} group by all "
                      "order by mentions desc, e.name"),
-        "events": ("select event_date, actor1_name, event_code, plover_event, actor2_name, evidence_sentence "
-                   f"from event_timeline where article_id = {key} order by field desc, sentence_index"),
+        # every event of the article, whatever its confidence (the views keep only confident ones)
+        "events": ("select e.event_date, e.actor1_name, e.event_code, e.plover_event, e.actor2_name, m.confidence, "
+                   "substring(case m.field when 'title' then a.title else a.text end, m.sentence_start_char + 1, "
+                   "m.sentence_end_char - m.sentence_start_char) as evidence_sentence "
+                   "from event_mentions as m join events as e using (event_id) join articles as a using (article_id) "
+                   f"where m.article_id = {key} order by m.field desc, m.sentence_index, m.action_start_char"),
     }
 
 
