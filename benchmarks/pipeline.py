@@ -8,7 +8,9 @@ Each side runs in its own process (clean timings and peak memory):
 - newsflow: the real Prefect flow into a fresh warehouse (extract, normalize, NER, validation,
   DuckDB/Parquet load), after a warm-up run on seeds/ that pays for the temporary Prefect server,
   the model load and the Great Expectations import; then a second, incremental run.
-Prints articles/second for both, their ratio (goal: newsflow >= 0.85 x bare spaCy) and peak RSS.
+Also times the whole `newsflow run` command (process start to exit) on the corpus and again
+unchanged, against the whole bare-spaCy command (goal: >= 1.3x its speed). Prints articles/second
+for both, their ratios and peak RSS.
 """
 
 from __future__ import annotations
@@ -88,9 +90,24 @@ def newsflow(corpus: Path) -> dict:
 
 
 def _measure(part: str, corpus: Path) -> dict:
+    started = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--part", part, str(corpus)], check=True,
                          capture_output=True, text=True, cwd=ROOT)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "command_s": round(time.perf_counter() - started, 2)}
+
+
+def _whole_run(corpus: Path) -> dict:
+    """`newsflow run CORPUS` into a fresh warehouse, timed from process start to exit, then again
+    unchanged: what a user waits for."""
+    newsflow_cli = Path(sys.executable).parent / "newsflow"
+    with tempfile.TemporaryDirectory() as scratch:
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            subprocess.run([str(newsflow_cli), "run", str(corpus), "--warehouse", str(Path(scratch) / "w")],
+                           check=True, capture_output=True, text=True, cwd=ROOT)
+            times.append(round(time.perf_counter() - started, 2))
+    return {"first_s": times[0], "again_s": times[1]}
 
 
 def main(argv: list[str]) -> None:
@@ -101,6 +118,7 @@ def main(argv: list[str]) -> None:
     corpus = Path(argv[0]) if argv else DEFAULT_CORPUS
     print(f"corpus: {corpus}")
     bare = _measure("bare", corpus)
+    whole = _whole_run(corpus)
     ours = _measure("newsflow", corpus)
     bare_rate = bare["articles"] / bare["seconds"]
     our_rate = ours["articles"] / ours["seconds"]
@@ -112,11 +130,16 @@ def main(argv: list[str]) -> None:
     print(f"incremental second run:                 {ours['incremental_s']} s "
           f"({ours['incremental_unchanged']} articles unchanged) = "
           f"{ours['incremental_s'] / ours['seconds']:.3f} of the first run")
-    print(f"ratio newsflow / bare spaCy (articles/s): {our_rate / bare_rate:.2f}  (goal >= 0.85)")
+    print(f"whole commands, process start to exit: bare spaCy script {bare['command_s']} s, "
+          f"`newsflow run` {whole['first_s']} s; ratio (bare / newsflow) {bare['command_s'] / whole['first_s']:.2f}"
+          f"  (goal >= 1.3)")
+    print(f"whole command, unchanged re-run: {whole['again_s']} s = {whole['again_s'] / whole['first_s']:.3f} "
+          f"of the first")
+    print(f"in-process after warm-up, ratio newsflow / bare spaCy (articles/s): {our_rate / bare_rate:.2f}")
     print(f"ratio peak RSS newsflow / bare spaCy:     {ours['peak_rss_mib'] / bare['peak_rss_mib']:.2f}")
     out = ROOT / "benchmarks" / "out"
     out.mkdir(exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps({"bare_spacy": bare, "newsflow": ours}, indent=2))
+    (out / "pipeline.json").write_text(json.dumps({"bare_spacy": bare, "newsflow": ours, "whole": whole}, indent=2))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -676,12 +677,13 @@ def _actor_columns(prefix: str, actor: _Actor | None) -> dict:
             f"{prefix}_code": actor.code, f"{prefix}_country_code": actor.country_code,
             f"{prefix}_entity_id": actor.entity_id, f"{prefix}_name": actor.name or actor.text}
 
-def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
-                 lexicon: Lexicon, with_features: bool = False) -> pl.DataFrame:
-    """One row per event coded in a sentence (doc_index, sentence_index, action_start_char,
-    actor1/actor2 start): CODED_EVENTS. `documents` has doc_index and content; `entities` holds
-    the resolved entity spans (doc_index, start_char, end_char, text, label, entity_id, name,
-    actor_code, country_code, kind)."""
+def parsed_sentences(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
+                     lexicon: Lexicon) -> Iterator[tuple[int, int, int, int, "_Sentence"]]:
+    """(doc_index, sentence_index, start, end, sentence) for each sentence with a verb (every
+    sentence of a title: a Title Case headline often parses as nouns only), in document order, the
+    sentence holding its resolved entities. `documents` has doc_index and content (and field);
+    `entities` holds the resolved entity spans (doc_index, start_char, end_char, text, label,
+    entity_id, name, actor_code, country_code, kind)."""
     contents = dict(documents.select("doc_index", "content").iter_rows())
     by_sentence: dict[tuple[int, int], list[dict]] = defaultdict(list)
     people: dict[int, list[dict]] = defaultdict(list)
@@ -696,25 +698,29 @@ def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.Dat
                 people[e["doc_index"]].append(e)
         for found in people.values():
             found.sort(key=lambda e: e["start_char"])
-    rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
-    features: list[list[str]] = []
     columns = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
-    # Titles are read even without a VERB: a Title Case headline often parses as nouns only.
     titles = (documents.filter(pl.col("field") == "title")["doc_index"].to_list()
               if "field" in documents.columns else [])
     title_set = set(titles)
-    candidates = tokens.filter(
+    sentences = tokens.filter(
         pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index") | pl.col("doc_index").is_in(titles)
     ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
-    for (doc_index, sentence_index), sentence in candidates.items():
-        content = contents[doc_index]
-        parsed = _Sentence(sentence.select(columns).rows(), content,
+    for (doc_index, sentence_index), sentence in sentences.items():
+        parsed = _Sentence(sentence.select(columns).rows(), contents[doc_index],
                            by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set,
                            people.get(doc_index, []))
-        start = sentence["start_char"].min()
-        end = sentence["end_char"].max()
+        yield doc_index, sentence_index, sentence["start_char"].min(), sentence["end_char"].max(), parsed
+
+
+def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
+                 lexicon: Lexicon, with_features: bool = False) -> pl.DataFrame:
+    """One row per event the hand-written frames code in a sentence (doc_index, sentence_index,
+    action_start_char, actor1/actor2 start): CODED_EVENTS. Arguments as in `parsed_sentences`."""
+    rows: dict[str, list] = {name: [] for name in CODED_EVENTS.names()}
+    features: list[list[str]] = []
+    for doc_index, sentence_index, start, end, parsed in parsed_sentences(documents, tokens, entities, lexicon):
         events = parsed.events()
-        if not events and doc_index in title_set:
+        if not events and parsed.is_title:
             events = parsed.headline_events()
         for event in events:
             event.update(doc_index=doc_index, sentence_index=sentence_index, sentence_start_char=start,

@@ -8,7 +8,6 @@ that root. Confidence is the gate's probability times the classifier's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,8 +19,7 @@ from transforms.coder.candidates import Argument, Candidate, sentence_candidates
 from transforms.coder.features import argument_features, candidate_features
 from transforms.coder.models import CoderModel
 from transforms.events import Lexicon, _actor_columns, _Sentence
-
-_TOKEN_COLUMNS = ["token_index", "start_char", "end_char", "text", "lemma", "pos", "tag", "dep", "head_index"]
+from transforms.events import parsed_sentences as sentences_of
 
 
 @dataclass(frozen=True)
@@ -37,37 +35,13 @@ class SentenceRef:
 
 def parsed_sentences(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,
                      lexicon: Lexicon) -> Iterator[tuple[SentenceRef, _Sentence]]:
-    """Each sentence of `documents` with a verb (every sentence of a title) as a `_Sentence` holding
-    its resolved entities, in document order. `entities` as in `coded_events`."""
-    contents = dict(documents.select("doc_index", "content").iter_rows())
-    by_sentence: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    people: dict[int, list[dict]] = defaultdict(list)
-    if entities.height:
-        spans = entities.join(
-            tokens.select("doc_index", "sentence_index", pl.col("start_char").alias("_token_start")),
-            left_on=["doc_index", "start_char"], right_on=["doc_index", "_token_start"], how="inner",
-        )
-        for e in spans.iter_rows(named=True):
-            by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
-            if e["label"] == "PERSON":
-                people[e["doc_index"]].append(e)
-        for found in people.values():
-            found.sort(key=lambda e: e["start_char"])
-    titles = set(documents.filter(pl.col("field") == "title")["doc_index"].to_list()
-                 if "field" in documents.columns else [])
+    """Each sentence the coder reads (transforms.events.parsed_sentences) with where it sits and its
+    article's country (`actors.article_countries`; `documents` with article_id and field)."""
     countries = article_countries(documents, entities) if "article_id" in documents.columns else {}
     article_of = (dict(documents.select("doc_index", "article_id").iter_rows())
                   if "article_id" in documents.columns else {})
-    sentences = tokens.filter(
-        pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index") | pl.col("doc_index").is_in(list(titles))
-    ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
-    for (doc_index, sentence_index), sentence in sentences.items():
-        parsed = _Sentence(sentence.select(_TOKEN_COLUMNS).rows(), contents[doc_index],
-                           by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in titles,
-                           people.get(doc_index, []))
-        ref = SentenceRef(doc_index, sentence_index, sentence["start_char"].min(), sentence["end_char"].max(),
-                          countries.get(article_of.get(doc_index)))
-        yield ref, parsed
+    for doc_index, sentence_index, start, end, sentence in sentences_of(documents, tokens, entities, lexicon):
+        yield SentenceRef(doc_index, sentence_index, start, end, countries.get(article_of.get(doc_index))), sentence
 
 
 def full_code(c: Candidate, root: str, codes: frozenset[str]) -> str:
