@@ -702,14 +702,17 @@ def parsed_sentences(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl
     titles = (documents.filter(pl.col("field") == "title")["doc_index"].to_list()
               if "field" in documents.columns else [])
     title_set = set(titles)
-    sentences = tokens.filter(
+    kept = tokens.filter(
         pl.col("pos").eq("VERB").any().over("doc_index", "sentence_index") | pl.col("doc_index").is_in(titles)
-    ).partition_by(["doc_index", "sentence_index"], as_dict=True, maintain_order=True)
-    for (doc_index, sentence_index), sentence in sentences.items():
-        parsed = _Sentence(sentence.select(columns).rows(), contents[doc_index],
-                           by_sentence.get((doc_index, sentence_index), []), lexicon, doc_index in title_set,
-                           people.get(doc_index, []))
-        yield doc_index, sentence_index, sentence["start_char"].min(), sentence["end_char"].max(), parsed
+    ).sort("doc_index", "sentence_index", "token_index", maintain_order=True)
+    # One pass over the rows: a frame per sentence cost more than the coding itself (profiled).
+    grouped: dict[tuple[int, int], list[tuple]] = {}
+    for doc_index, sentence_index, *row in kept.select("doc_index", "sentence_index", *columns).iter_rows():
+        grouped.setdefault((doc_index, sentence_index), []).append(tuple(row))
+    for (doc_index, sentence_index), rows in grouped.items():
+        parsed = _Sentence(rows, contents[doc_index], by_sentence.get((doc_index, sentence_index), []), lexicon,
+                           doc_index in title_set, people.get(doc_index, []))
+        yield doc_index, sentence_index, min(r[1] for r in rows), max(r[2] for r in rows), parsed
 
 
 def coded_events(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl.DataFrame,

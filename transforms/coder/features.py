@@ -31,11 +31,23 @@ def _sector(actor: _Actor | None) -> str:
     return "code:" + code[:3]
 
 
+def _words(s) -> tuple[dict[int, int], list[str], int, bool]:
+    """A sentence's token positions, lower-case lemmas in order, first offset and whether it asks a
+    question (computed once per sentence)."""
+    cached = getattr(s, "_feature_words", None)
+    if cached is None:
+        order = sorted(s.tokens)
+        cached = ({i: k for k, i in enumerate(order)},
+                  [s.tokens[i].lemma.lower() or s.tokens[i].text.lower() for i in order],
+                  min(t.start for t in s.tokens.values()), s.is_question())
+        s._feature_words = cached
+    return cached
+
+
 def _window(c: Candidate, size: int = 3) -> list[str]:
-    s, t = c.sentence, c.trigger
-    order = sorted(s.tokens)
-    at = order.index(t.i)
-    words = [s.tokens[i].lemma.lower() or s.tokens[i].text.lower() for i in order]
+    position, words, *_ = _words(c.sentence)
+    order = words
+    at = position[c.trigger.i]
     out = []
     for k in range(max(0, at - size), min(len(order), at + size + 1)):
         if k != at:
@@ -46,7 +58,7 @@ def _window(c: Candidate, size: int = 3) -> list[str]:
 
 
 def _in_quotes(c: Candidate) -> bool:
-    before = c.sentence.content[min(t.start for t in c.sentence.tokens.values()):c.trigger.start]
+    before = c.sentence.content[_words(c.sentence)[2]:c.trigger.start]
     return sum(before.count(q) for q in _QUOTES) % 2 == 1 or before.count("“") > before.count("”")
 
 
@@ -114,7 +126,7 @@ def candidate_features(c: Candidate) -> list[str]:
     f.append(f"n_args={min(len(c.arguments), 4)}")
     if _in_quotes(c):
         f.append("in_quotes")
-    if s.is_question():
+    if _words(s)[3]:
         f.append("question")
     f.extend(_window(c))
     return f
