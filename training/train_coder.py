@@ -51,7 +51,6 @@ class Example:
     country: str | None
     features: list[str]
     is_event: bool  # names a labelled event stated as fact
-    is_labelled: bool  # names any labelled event (flagged ones too)
     root: str | None
     is_source: list[bool]
     is_target: list[bool]
@@ -120,8 +119,7 @@ def examples(documents, tokens, entities, lexicon, events: pl.DataFrame, nouns: 
                    for a in c.arguments]
             tgt = [any(_overlaps(a.actor.start, a.actor.end, r["actor2_start_char"], r["actor2_text"]) for r in facts)
                    for a in c.arguments]
-            out.append(Example(text_id, c, ref.country, candidate_features(c), bool(facts), bool(hits), root,
-                               src, tgt))
+            out.append(Example(text_id, c, ref.country, candidate_features(c), bool(facts), root, src, tgt))
     return out
 
 

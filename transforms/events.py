@@ -134,6 +134,12 @@ class _Actor:
     name: str | None
     from_pronoun: bool = False
 
+    @classmethod
+    def of_entity(cls, e: dict) -> "_Actor":
+        """The actor a resolved entity span names, with its codes."""
+        return cls(e["text"], e["start_char"], e["end_char"], e.get("actor_code"), e.get("country_code"),
+                   e.get("entity_id"), e.get("name"))
+
 
 class _Sentence:
     def __init__(self, rows: list[tuple], content: str, entities: list[dict], lexicon: Lexicon,
@@ -622,6 +628,13 @@ class _Sentence:
         return {"confidence": event_confidence(features, self.rules.weights),
                 "features": sorted(name for name, on in features.items() if on)}
 
+    def headline_frames(self, word: _Token, lemma: str) -> list[tuple[str, str]]:
+        """(particle, code) of the lexicon rows of a headline word's verb that need no object or
+        preposition and whose particle, if any, is among the next four words ("Orders ... Out")."""
+        following = {t.text.lower() for t in self.tokens.values() if word.i < t.i <= word.i + 4}
+        return [(particle, code) for particle, obj, prep, code in self.lexicon.verbs.get(lemma, [])
+                if not obj and not prep and (not particle or particle in following)]
+
     def headline_events(self) -> list[dict]:
         """Events of a Title Case headline the parser cannot read ("Qatar Orders Hamas Leaders
         Out"): a known verb form right between two entities, with a particle among the next words."""
@@ -637,18 +650,14 @@ class _Sentence:
             after = [e for e in self.entities if e["start_char"] >= word.end and e["start_char"] - word.end <= 1]
             if not before or not after:
                 continue
-            following = {t.text.lower() for t in order[k + 1:k + 5]}
-            codes = [(2 if particle else 0, code) for particle, obj, prep, code in self.lexicon.verbs[lemma]
-                     if not obj and not prep and (particle in following if particle
-                                                  else lemma in self.rules.bare_verbs)]
+            codes = [(2 if particle else 0, code) for particle, code in self.headline_frames(word, lemma)
+                     if particle or lemma in self.rules.bare_verbs]
             if not codes:
                 continue
             specificity, code = max(codes, key=lambda c: c[0])
             if code[:2] in self.rules.skipped_roots or lemma in self.rules.no_event_verbs:
                 continue
-            source, target = (_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
-                                     e.get("country_code"), e.get("entity_id"), e.get("name"))
-                              for e in (before[-1], after[0]))
+            source, target = (_Actor.of_entity(e) for e in (before[-1], after[0]))
             out.append({"action_text": word.text, "action_start_char": word.start, "event_code": code,
                         "is_negated": False, "is_hypothetical": False,
                         **self._confidence(source, target, "object" if specificity else "bare",

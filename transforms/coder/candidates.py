@@ -102,8 +102,7 @@ def _noun_arguments(s: _Sentence, noun: _Token) -> list[Argument]:
     for m in s.kids(noun, "poss", "compound", "amod", "nmod"):
         e = s.entity_at(m)
         if e is not None:
-            found.append(Argument(_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
-                                         e.get("country_code"), e.get("entity_id"), e.get("name")), "noun_mod", m.i))
+            found.append(Argument(_Actor.of_entity(e), "noun_mod", m.i))
     for p in s.kids(noun, "prep"):
         for o in s.kids(p, "pobj"):
             found += _linked(s, o, f"prep:{p.text.lower()}")
@@ -123,11 +122,9 @@ def _headline_arguments(s: _Sentence, word: _Token) -> list[Argument]:
     found = []
     for e in s.entities:
         if e["end_char"] <= word.start and word.start - e["end_char"] <= 1:
-            found.append(Argument(_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
-                                         e.get("country_code"), e.get("entity_id"), e.get("name")), "subj", word.i))
+            found.append(Argument(_Actor.of_entity(e), "subj", word.i))
         elif e["start_char"] >= word.end and e["start_char"] - word.end <= 1:
-            found.append(Argument(_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
-                                         e.get("country_code"), e.get("entity_id"), e.get("name")), "dobj", word.i))
+            found.append(Argument(_Actor.of_entity(e), "dobj", word.i))
     return found
 
 
@@ -142,8 +139,7 @@ def _others(s: _Sentence, trigger: _Token, known: list[Argument]) -> list[Argume
             continue  # part of a linked mention ("Qatari" in "Qatari officials")
         side = "before" if e["end_char"] <= trigger.start else "after"
         token = next((t.i for t in s.tokens.values() if t.start == e["start_char"]), trigger.i)
-        out.append(Argument(_Actor(e["text"], e["start_char"], e["end_char"], e.get("actor_code"),
-                                   e.get("country_code"), e.get("entity_id"), e.get("name")), side, token))
+        out.append(Argument(_Actor.of_entity(e), side, token))
         taken.add((e["start_char"], e["end_char"]))
     return out
 

@@ -53,9 +53,8 @@ def full_code(c: Candidate, root: str, codes: frozenset[str]) -> str:
         if coded is not None and coded[0][:2] == root:
             return coded[0]
     elif s.is_title:
-        following = {w.text.lower() for w in s.tokens.values() if c.trigger.i < w.i <= c.trigger.i + 4}
-        particle_rows = [code for particle, obj, prep, code in s.lexicon.verbs.get(c.lemma, [])
-                         if code[:2] == root and particle and particle in following and not obj and not prep]
+        particle_rows = [code for particle, code in s.headline_frames(c.trigger, c.lemma)
+                         if particle and code[:2] == root]
         if particle_rows:
             return particle_rows[0]
     bare = [code for particle, obj, prep, code in s.lexicon.verbs.get(c.lemma, [])

@@ -97,9 +97,7 @@ def candidate_features(c: Candidate) -> list[str]:
         node = head
     if t.pos != "VERB" and lemma in s.lexicon.verbs and s.is_title:
         # a headline word: the lexicon row whose particle follows it ("Orders ... Out" -> 174)
-        following = {w.text.lower() for w in sorted(s.tokens.values(), key=lambda w: w.i) if t.i < w.i <= t.i + 4}
-        rows = [(2 if particle else 0, code) for particle, obj, prep, code in s.lexicon.verbs[lemma]
-                if not obj and not prep and (not particle or particle in following)]
+        rows = [(2 if particle else 0, code) for particle, code in s.headline_frames(t, lemma)]
         if rows:
             f.append("headline_verb")
             f.append(f"lex_best={max(rows)[1][:2]}")
