@@ -700,7 +700,7 @@ def parsed_sentences(documents: pl.DataFrame, tokens: pl.DataFrame, entities: pl
         spans = entities.join(
             tokens.select("doc_index", "sentence_index", pl.col("start_char").alias("_token_start")),
             left_on=["doc_index", "start_char"], right_on=["doc_index", "_token_start"], how="inner",
-        )
+        ).sort("doc_index", "start_char", "end_char", "label", "entity_id", nulls_last=True)  # a join's row order is not guaranteed (Polars 2)
         for e in spans.iter_rows(named=True):
             by_sentence[(e["doc_index"], e["sentence_index"])].append(e)
             if e["label"] == "PERSON":
@@ -825,7 +825,7 @@ def event_rows(mentions: pl.LazyFrame, articles: pl.LazyFrame, codebook: pl.Lazy
     first = (
         mentions.join(articles.select("article_id", "ingested_at"), on="article_id", how="left",
                       maintain_order="left")
-        .sort("event_id", "ingested_at", "article_id", "field", "sentence_index", "action_start_char")
+        .sort("event_id", "ingested_at", "article_id", "field", "sentence_index", "action_start_char", "mention_id")
     )
     counted = first.join(articles.select("article_id", "tone", "source_name", "domain"), on="article_id",
                          how="left", maintain_order="left").group_by("event_id").agg(
