@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+from contextlib import contextmanager
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from schemas import RELATIONS, SLICING, Slicing
+from warehouse import charts
 from warehouse.lake import Lake, SnapshotMissing
 from warehouse.lockdown import CONNECT_CONFIG, QueryRefused, check_query, refusal
 from warehouse.store import EXPORT_FORMATS, Warehouse, csv_safe_text, relations
@@ -459,8 +461,10 @@ class Reader:
             self._open_exports -= 1
 
     @staticmethod
-    def _csv_ready(con: duckdb.DuckDBPyConnection, table: str, query: str, raw: bool = False) -> str:
-        types = con.execute(f"SELECT * FROM {_ident(table)} LIMIT 0").description
+    def _csv_ready(con: duckdb.DuckDBPyConnection, table: str, query: str, raw: bool = False,
+                   relation: str | None = None) -> str:
+        # `relation`: SQL of a relation to take the column types from instead of the table's
+        types = con.execute(f"SELECT * FROM {relation or _ident(table)} LIMIT 0").description
         selected = []
         for name, dtype, *_ in types:
             column = _ident(name)
@@ -528,3 +532,116 @@ class Reader:
             average = size / len(rows)
             chunk = max(1, min(2 * chunk, 2048, int(self.sql_result_bytes / 16 / average)))
         return rows, False
+
+    # --- the page's charts and SQL downloads (warehouse.charts) -----------------------------------
+
+    def _timer(self, con: duckdb.DuckDBPyConnection) -> threading.Timer:
+        """A timer (not started) that interrupts `con` at the SQL time limit."""
+        timer = threading.Timer(self.sql_time_limit, con.interrupt)
+        timer.daemon = True
+        return timer
+
+    @contextmanager
+    def _refusals(self):
+        """DuckDB's errors, and an interrupt at the time limit, as QueryRefused."""
+        try:
+            yield
+        except duckdb.InterruptException as err:
+            raise QueryRefused(f"refused: the query ran longer than the time limit of {self.sql_time_limit:g} s "
+                               f"and was interrupted ({err})") from err
+        except duckdb.Error as err:
+            raise QueryRefused(self.redacted(str(refusal(err, self.memory_limit)))) from err
+
+    @contextmanager
+    def _limited(self):
+        """A connection (the latest snapshot) interrupted at the SQL time limit, errors as QueryRefused."""
+        with self.connect() as con, self._refusals():
+            timer = self._timer(con)
+            timer.start()
+            try:
+                yield con
+            finally:
+                timer.cancel()
+
+    def _cut(self, table: str, filters: Filters, events: str) -> tuple[str, list]:
+        if events not in charts.EVENT_SCOPES:
+            raise QueryRefused(f"unknown events {events!r}: use one of {', '.join(charts.EVENT_SCOPES)}")
+        query, params = filtered_query(table, filters, self.slicing)
+        return charts.cut_relation(table, query, events), params
+
+    @staticmethod
+    def _records(result: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        return {"columns": [d[0] for d in result.description],
+                "rows": [_json_safe(list(row)) for row in result.fetchall()]}
+
+    def charts(self, filters: Filters = Filters(), events: str = "confident", label: str | None = None) -> dict:
+        """Every chart's counts (warehouse.charts.CHARTS) over the warehouse cut by `filters`, with
+        the entity labels of the cut and how many events and articles have no date."""
+        with self._limited() as con:
+            answer: dict[str, Any] = {"charts": {}, "undated": {}}
+            for chart in charts.CHARTS.values():
+                cut, params = self._cut(chart.table, filters, events)
+                extra = [label, label] if chart.name == "top_entities" else []
+                records = self._records(con.execute(charts.with_cut(cut, chart.counts), params + extra))
+                answer["charts"][chart.name] = {"title": chart.title, "keys": list(chart.keys), **records}
+            cut, params = self._cut("entity_mentions", filters, events)
+            answer["entity_labels"] = self._records(con.execute(charts.with_cut(cut, charts.ENTITY_LABELS), params))
+            for table, query in charts.UNDATED.items():
+                cut, params = self._cut(table, filters, events)
+                total, undated = con.execute(charts.with_cut(cut, query), params).fetchone()
+                answer["undated"][table] = {"total": total, "undated": undated}
+        return answer
+
+    def chart_rows(self, chart: str, keys: list[str], filters: Filters = Filters(), events: str = "confident",
+                   limit: int | None = None) -> SqlResult:
+        """The rows behind one mark of `chart`: `keys` name it (the chart's `keys`, in order)."""
+        spec = charts.CHARTS.get(chart)
+        if spec is None:
+            raise UnknownTable(f"no chart {chart!r}; charts: {', '.join(charts.CHARTS)}")
+        if len(keys) != len(spec.keys):
+            raise QueryRefused(f"chart {chart!r} takes {len(spec.keys)} keys ({', '.join(spec.keys)}), got {len(keys)}")
+        limit = self.sql_row_limit if limit is None else max(1, min(limit, self.sql_row_limit))
+        cut, params = self._cut(spec.table, filters, events)
+        with self._limited() as con:
+            result = con.execute(charts.with_cut(cut, spec.rows) + " LIMIT ?", params + list(keys) + [limit + 1])
+            names, types = [d[0] for d in result.description], [str(d[1]) for d in result.description]
+            rows, over_size = self._fetched(result, limit + 1)
+        truncated = over_size or len(rows) > limit
+        return SqlResult(names, types, rows[:limit], truncated=truncated,
+                         note=f"cut at {min(len(rows), limit)} rows" if truncated else None)
+
+    def export_sql(self, query: str, fmt: str, as_of: str | None = None, raw: bool = False) -> ExportStream:
+        """A stream of one read-only SELECT's result (what `sql` answers, within its row, time and
+        memory limits) as Parquet or CSV, made as `export` makes a table's."""
+        if fmt not in EXPORT_FORMATS:
+            raise QueryRefused(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+        con = self.connect(as_of)
+        timer = self._timer(con)
+
+        def closed() -> None:
+            timer.cancel()
+            self._export_closed()
+
+        try:
+            with self._refusals():
+                check_query(con, query)
+                (statement,) = duckdb.extract_statements(query)
+                if statement.type != duckdb.StatementType.SELECT:
+                    raise QueryRefused("refused: a download takes a SELECT query (not EXPLAIN)")
+                text = statement.query
+                last = duckdb.tokenize(text)[-1][0]  # (comments are not tokens)
+                if text[last] == ";":
+                    text = text[:last]
+                relation = f"({text}\n) AS q"  # the newline ends a trailing -- comment
+                limited = f"SELECT * FROM {relation} LIMIT {self.sql_row_limit}"
+                if fmt == "csv":
+                    limited = self._csv_ready(con, "query", limited, raw, relation=relation)
+                timer.start()
+                stream = ExportStream(con, limited, [], fmt, f"query.{fmt}", on_close=closed)
+        except BaseException:
+            timer.cancel()
+            con.close()
+            raise
+        with self._lock:
+            self._open_exports += 1
+        return stream
