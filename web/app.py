@@ -22,13 +22,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from transforms.coder.models import coder_model
 from warehouse.lake import WarehouseDamaged
 from warehouse.lockdown import one_line
 from warehouse.reader import (
@@ -36,8 +37,8 @@ from warehouse.reader import (
     Filters, QueryRefused, Reader, UnknownTable,
 )
 from warehouse.search import (
-    DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT, MAX_LIMIT as SEARCH_MAX_LIMIT, SearchHit, SearchIndex, SearchIndexMissing,
-    SearchQueryError, fts_query,
+    DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT, MAX_LIMIT as SEARCH_MAX_LIMIT, SearchIndex, SearchIndexMissing,
+    SearchQueryError, SearchResults, fts_query,
 )
 from warehouse.store import WarehouseMissing
 
@@ -45,6 +46,7 @@ TOKEN_COOKIE = "newsflow_token"
 TOKEN_ENV = "NEWSFLOW_WEB_TOKEN"
 OPEN_PATHS = ("/healthz",)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # At most this many SQL queries, and this many downloads, run at once (each has its own DuckDB
 # instance, up to SQL_MEMORY_LIMIT); more are answered 503 with Retry-After.
@@ -135,6 +137,33 @@ class SearchOut(BaseModel):
     results: list[SearchHitOut]
     stale: str | None = Field(None, description="Set when the index could not be brought up to the warehouse's "
                                                 "latest snapshot: why, and how to rebuild it.")
+    note: str | None = Field(None, description="Set when no article holds every word of the query: the results "
+                                               "are then the articles holding most of them.")
+
+
+class ChartDataOut(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]] = Field(description="Dates ISO 8601.")
+
+
+class ChartOut(ChartDataOut):
+    title: str
+    keys: list[str] = Field(description="The columns that name one mark: give their values, in order, as "
+                                        "?key= to /api/charts/{chart}/rows for the rows behind it.")
+
+
+class UndatedOut(BaseModel):
+    total: int = Field(description="Rows in the cut.")
+    undated: int = Field(description="Of those, rows without a date (left out of the per-day charts).")
+
+
+class ChartsOut(BaseModel):
+    events: Literal["confident", "all"] = Field(description="Which events the event charts count.")
+    view_threshold: float = Field(description="The confidence at or above which an event is confident "
+                                              "(the views' threshold).")
+    charts: dict[str, ChartOut] = Field(description="events_per_day, actor_pairs, top_entities, articles_per_source.")
+    entity_labels: ChartDataOut = Field(description="Entity labels mentioned in the cut, most mentioned first.")
+    undated: dict[str, UndatedOut] = Field(description="Events and articles of the cut, and how many have no date.")
 
 
 def _article_queries(article_id: str) -> dict[str, str]:
@@ -267,6 +296,16 @@ def swagger_ui_assets() -> Path:
     return Path(swagger_ui_bundle.swagger_ui_path)
 
 
+PLOTLY_JS = "/assets/plotly.min.js"
+
+
+def plotly_js_file() -> Path:
+    """plotly.js as the plotly package ships it (served at PLOTLY_JS)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
 class _DataDocs(StaticFiles):
     """The Data Docs folder, which only appears with the first run: 404 until then."""
 
@@ -330,6 +369,18 @@ class _TokenGate:
 
 AS_OF = ("Read the warehouse as it was: a run id (its snapshot) or a timestamp (the last snapshot at or "
          "before it, e.g. 2026-11-30T06:00:00Z). Default: the latest. See `newsflow history`.")
+
+
+# The charts' query parameters (GET /api/charts and /api/charts/{chart}/rows).
+ChartEvents = Annotated[Literal["confident", "all"], Query(
+    description="Event charts: only confident events (the views' threshold), or every coded event. "
+                "Negated and hypothetical events are always left out.")]
+ChartStart = Annotated[str | None, Query(description="First day, inclusive (YYYY-MM-DD, UTC): events by their date, "
+                                                     "articles by their publication.", examples=["2024-01-01"])]
+ChartEnd = Annotated[str | None, Query(description="Last day, inclusive (YYYY-MM-DD, UTC).", examples=["2024-01-31"])]
+ChartSource = Annotated[str | None, Query(description="Source name, domain or feed title (any case): articles from "
+                                                      "it, and the mentions and events they hold.",
+                                          examples=["en.wikinews.org"])]
 
 
 def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = SQL_ROW_LIMIT,
@@ -491,8 +542,71 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
                       truncated=result.truncated, note=result.note)
 
+    # --- the page's charts and the SQL result as a download ---------------------------------------
+
+    @app.get("/api/charts", response_model=ChartsOut, summary="The page's charts", responses={
+        200: {"description": "Each chart's counts (fixed SQL, warehouse/charts.py) over the warehouse cut by the "
+                             "filters."}, **_ERRORS})
+    async def charts(
+        start: ChartStart = None,
+        end: ChartEnd = None,
+        source: ChartSource = None,
+        events: ChartEvents = "confident",
+        label: Annotated[str | None, Query(description="Top entities of this label only (PERSON, ORG, GPE, ...).")]
+        = None,
+    ) -> ChartsOut:
+        filters = _filters(start, end, source)
+        with sql_gate.held_slot():
+            answer = await run_in_threadpool(reader.charts, filters, events, (label or "").strip() or None)
+        return ChartsOut(events=events, view_threshold=coder_model().view_threshold, **answer)
+
+    @app.get("/api/charts/{chart}/rows", response_model=SqlOut, summary="The rows behind a chart's mark",
+             responses={200: {"description": "The events, mentions or articles one bar or cell counts."},
+                        404: {"model": ErrorOut, "description": "No such chart."}, **_ERRORS})
+    async def chart_rows(
+        chart: str,
+        key: Annotated[list[str], Query(description="The mark's key values, in the order of the chart's `keys`.")],
+        start: ChartStart = None,
+        end: ChartEnd = None,
+        source: ChartSource = None,
+        events: ChartEvents = "confident",
+        limit: Annotated[int | None, Query(ge=1, description="Most rows to return.")] = None,
+    ) -> SqlOut:
+        filters = _filters(start, end, source)
+        with sql_gate.held_slot():
+            result = await run_in_threadpool(reader.chart_rows, chart, key, filters, events, limit)
+        return SqlOut(columns=result.columns, types=result.types, rows=result.rows, row_count=result.row_count,
+                      truncated=result.truncated, note=result.note)
+
+    @app.get(
+        "/api/sql/export", name="export_sql", summary="Download a SQL result", response_class=StreamingResponse,
+        description=(f"One SELECT's result as a Parquet or CSV attachment, streamed: the same read-only guards "
+                     f"and limits as /api/sql (at most {sql_row_limit} rows, {sql_time_limit:g} s, "
+                     f"{memory_limit}); counted with the table downloads ({export_concurrency} at once)."),
+        responses={
+            200: {"description": "The result as a file named query.parquet or query.csv.",
+                  "content": {MEDIA_TYPES["parquet"]: {"schema": {"type": "string", "format": "binary"}},
+                              MEDIA_TYPES["csv"]: {"schema": {"type": "string"}}}},
+            422: {"model": ErrorOut, "description": "Unknown format."},
+            **_ERRORS,
+        },
+    )
+    async def export_sql(
+        sql: Annotated[str, Query(description="One SELECT statement.", examples=["select title from articles"])],
+        fmt: Annotated[Literal["parquet", "csv"], Query(alias="format", description="File format.")] = "parquet",
+        as_of: Annotated[str | None, Query(description=AS_OF)] = None,
+        raw: Annotated[bool, Query(description="CSV only: keep text cells as they are (see /api/export).")] = False,
+    ) -> StreamingResponse:
+        export_gate.enter()
+        try:
+            stream = await run_in_threadpool(reader.export_sql, sql, fmt, as_of, raw)
+        except BaseException:
+            export_gate.leave()
+            raise
+        return _Download(stream, export_gate)
+
     def _search(query: str, start: dt.date | None, end: dt.date | None, source: str | None,
-                limit: int) -> tuple[list[SearchHit], str | None]:
+                limit: int) -> tuple[SearchResults, str | None]:
         store = reader.warehouse
         index = SearchIndex.of(store)
         # Catch up with the runs since the index's snapshot (cheap); a rebuild is left to
@@ -513,13 +627,15 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         return index.search(query, start, end, source, limit), stale
 
     @app.get("/api/search", response_model=SearchOut, summary="Search articles", responses={
-        200: {"description": "The articles matching every word, best first (BM25 over titles and texts), with "
-                             "highlighted titles and passages and links to their entities and events."},
+        200: {"description": "The articles holding every word, best first (BM25 over titles and texts), else "
+                             "those holding most of them (then `note` says so), with highlighted titles and "
+                             "passages and links to their entities and events."},
         **_ERRORS})
     async def search(
         request: Request,
-        q: Annotated[str, Query(description='Words that must all occur; "quoted words" as a phrase; word* as a '
-                                            'prefix.', examples=["qatar hamas"])],
+        q: Annotated[str, Query(description='Words to find: every word, else the most of them; a OR b; -word or '
+                                            'NOT word to leave out; "quoted words" as a phrase; word* as a prefix.',
+                                examples=["qatar hamas"])],
         date_from: Annotated[str | None, Query(alias="from", description="Published on or after this day "
                                                                           "(YYYY-MM-DD, UTC).")] = None,
         date_to: Annotated[str | None, Query(alias="to", description="Published on or before this day "
@@ -534,14 +650,14 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
         except SearchQueryError as err:
             raise QueryRefused(str(err)) from None
         with sql_gate.held_slot():
-            hits, stale = await run_in_threadpool(_search, q, filters.start, filters.end, filters.source, limit)
+            found, stale = await run_in_threadpool(_search, q, filters.start, filters.end, filters.source, limit)
         sql_url = request.url_for("sql_get")
-        return SearchOut(query=q, stale=stale, results=[SearchHitOut(
+        return SearchOut(query=q, stale=stale, note=found.note, results=[SearchHitOut(
             rank=h.rank, article_id=h.article_id, score=h.score, title=h.html("title"), snippet=h.html("snippet"),
             published_at=h.published_at, source=h.source, url=h.url,
             links=SearchLinksOut(**{name: str(sql_url.include_query_params(sql=sql))
                                     for name, sql in _article_queries(h.article_id).items()}),
-        ) for h in hits])
+        ) for h in found.hits])
 
     @app.get("/", response_class=HTMLResponse, summary="The warehouse page", include_in_schema=True,
              responses={200: {"description": "Tables, downloads, filters and the latest validation results."}})
@@ -560,7 +676,16 @@ def create_app(warehouse: Path, token: str | None = None, sql_row_limit: int = S
             "warehouse": reader.root.name,  # the folder's name only: the page shows no server path
             "sql_row_limit": sql_row_limit,
             "sql_time_limit": sql_time_limit,
+            "view_threshold": coder_model().view_threshold,
         })
+
+    # The page's script and styles, and the charting library from the plotly package (never a CDN).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get(PLOTLY_JS, include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(plotly_js_file(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     # Great Expectations Data Docs, as a run writes them (index.html at the top).
     app.mount(API_DOCS_ASSETS, StaticFiles(directory=swagger_ui_assets()), name="api-docs-assets")
