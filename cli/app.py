@@ -16,6 +16,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain Click help: Rich markup would read "[run] catalog" or "[brackets]" in a help text as a
+    # style tag and drop it.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 WarehouseOption = Annotated[
@@ -558,8 +562,9 @@ def _day(value: Optional[str], flag: str):
 def search(
     query: Annotated[
         Optional[str],
-        typer.Argument(help='Words that must all occur (any form: "expel" finds "expelled"); "quoted words" as a '
-                            "phrase; word* as a prefix."),
+        typer.Argument(help='Words to find, as in a search engine: every word (any form: "expel" finds "expelled"; '
+                            'on, the, of ... ignored), else the most of them; a OR b; -word or NOT word to leave '
+                            'out; "quoted words" as a phrase; word* as a prefix.'),
     ] = None,
     date_from: Annotated[Optional[str], typer.Option("--from", help="Published on or after this day (YYYY-MM-DD, UTC).")]
     = None,
@@ -578,8 +583,9 @@ def search(
 ) -> None:
     """Find the articles that talk about something, best first (BM25 over titles and texts).
 
-    Prints each article's rank, score, date, source, id, title and a passage, with the matched words in
-    [brackets]. The index (<warehouse>/search.sqlite) is brought up to date first: each run updates it
+    Prints each article's rank, date, source, score (100 for the best result, the others in proportion),
+    id, title and a passage, with the matched words in [brackets]; when no article holds every word,
+    a line says so and the articles holding most of them follow. The index (<warehouse>/search.sqlite) is brought up to date first: each run updates it
     with the articles it changed; --rebuild makes it again from the warehouse."""
     import json
 
@@ -615,22 +621,30 @@ def search(
     if query is None:
         return
     try:
-        hits = index.search(query, start, end, source, limit)
+        found = index.search(query, start, end, source, limit)
     except SearchIndexMissing as err:
         _fail(str(err), 2)
     if output_format is SearchFormat.json:
         rows = [{"rank": h.rank, "article_id": h.article_id, "score": h.score, "published_at": h.published_at,
                  "source": h.source, "title": h.marked("title"), "snippet": h.marked("snippet"), "url": h.url}
-                for h in hits]
+                for h in found.hits]
+        if found.note:  # stdout stays the list of results
+            typer.echo(f"newsflow: {found.note}", err=True)
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
         return
-    if not hits:
+    if not found.hits:
         typer.echo("no article matches")
         return
-    for h in hits:
+    if found.note:
+        typer.echo(f"{found.note}:")
+    # BM25 scores mean nothing on their own (on a small index they are all near 1e-6): shown as a
+    # percentage of the best result's; --format json gives them as they are.
+    best = max(h.score for h in found.hits)
+    for h in found.hits:
+        held = f" · {h.words} of {found.words} words" if found.note else ""
         typer.echo(f"{h.rank:>3}. {h.marked('title') or '(no title)'}")
-        typer.echo(f"     {(h.published_at or 'undated')[:10]} · {h.source or 'unknown source'} · score {h.score:g} · "
-                   f"article {h.article_id}")
+        typer.echo(f"     {(h.published_at or 'undated')[:10]} · {h.source or 'unknown source'} · "
+                   f"score {round(100 * h.score / best) if best > 0 else 0}{held} · article {h.article_id}")
         if h.snippet:
             typer.echo(f"     {' '.join(h.marked('snippet').split())}")
 

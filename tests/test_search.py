@@ -48,8 +48,8 @@ def index(tmp_path) -> SearchIndex:
     return built
 
 
-def ids(hits) -> list[str]:
-    return [h.article_id for h in hits]
+def ids(found) -> list[str]:
+    return [h.article_id for h in found.hits]
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -63,8 +63,9 @@ def ids(hits) -> list[str]:
     pytest.param("antarctica", [], id="no match"),
 ])
 def test_ranking_on_a_literal_corpus(index, query, expected):
-    hits = index.search(query)
-    assert ids(hits) == expected
+    found = index.search(query)
+    hits = found.hits
+    assert ids(found) == expected and found.note is None
     assert [h.rank for h in hits] == list(range(1, len(expected) + 1))
     assert all(a.score > b.score for a, b in zip(hits, hits[1:]))
 
@@ -93,36 +94,91 @@ def test_an_undated_article_is_found_without_a_date_filter_only(index):
 
 
 def test_snippets_highlight_the_matched_words(index):
-    hit = index.search("qatar hamas")[0]
+    hit = index.search("qatar hamas").hits[0]
     assert hit.marked("title") == "[Qatar] expels [Hamas] leaders"
-    body = index.search("qatar")[1]
+    body = index.search("qatar").hits[1]
     assert "[Qatar]" in body.marked("snippet") and body.marked("title") == "Gulf diplomacy this week"
     assert body.html("snippet").count("<mark>Qatar</mark>") == 1
     assert body.published_at == "2024-03-15T00:00:00+00:00" and body.source == "Gulf Wire"
 
 
 def test_html_snippets_escape_the_article_text(index):
-    snippet = index.search("rain")[0].html("snippet")
+    snippet = index.search("rain").hits[0].html("snippet")
     assert "<script>" not in snippet and "&lt;script&gt;" in snippet and "<mark>rain</mark>" in snippet
 
 
 @pytest.mark.parametrize("query", [
-    'qatar"', '"qatar', "qatar -hamas", "title:qatar", "NEAR(qatar hamas)", "qatar AND", "qatar OR hamas",
-    "(qatar", "qatar*", "^qatar", "qatar + hamas", "{title}: qatar", "qatar'", "NOT qatar",
+    'qatar"', '"qatar', "NEAR(qatar hamas)", "qatar AND", "(qatar", "qatar*", "^qatar",
+    "qatar + hamas", "{title}: qatar", "qatar'", "qatar OR", "OR qatar", "qatar NOT", 'qatar -"', "qatar -",
+    "qatar:*", '"qatar" "', "qatar) OR (", "qatar NEAR/2 hamas", "qatar* OR * OR", "qatar AND OR NOT",
 ])
 def test_fts5_syntax_in_user_input_is_searched_as_words(index, query):
-    hits = index.search(query)  # never an FTS5 syntax error
-    assert all(h.article_id for h in hits)
+    found = index.search(query)  # never an FTS5 syntax error
+    assert "title-hit" in ids(found)
 
 
-@pytest.mark.parametrize("query", ["", "   ", '"', "'", '""', "- : * ( )", '"-"'])
+def test_a_column_filter_is_searched_as_words(index):
+    assert ids(index.search("title:qatar")) == []  # the phrase "title qatar", not a filter on titles
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"', "'", '""', "- : * ( )", '"-"', "OR", "AND NOT", "_"])
 def test_a_query_without_words_is_refused(index, query):
     with pytest.raises(SearchQueryError, match="at least one word"):
         index.search(query)
 
 
+@pytest.mark.parametrize("query", ["NOT qatar", "-qatar -hamas", '-"ceasefire plan"'])
+def test_a_query_of_only_words_to_leave_out_is_refused(index, query):
+    with pytest.raises(SearchQueryError, match="at least one word .* besides the words to leave out"):
+        index.search(query)
+
+
 def test_fts_query_quotes_every_term():
-    assert fts_query('qatar "hamas leaders" expel* a"b NEAR(') == '"qatar" "hamas leaders" "expel"* "a""b" "NEAR("'
+    assert fts_query('qatar "hamas leaders" expel* a"b NEAR(') == '"qatar" AND "hamas leaders" AND "expel"* AND "b NEAR("'
+    assert fts_query('x OR "y z" -w NOT v*') == '(("x" OR "y z")) NOT ("w" OR "v"*)'
+
+
+# --- the query language: as search engines read a query ------------------------------------------
+
+
+@pytest.mark.parametrize("query, expected", [
+    pytest.param("storm OR cup", ["sport", "weather"], id="OR: either word"),
+    pytest.param("cup OR antarctica", ["sport"], id="OR: one side matches nothing"),
+    pytest.param("(qatar OR ceasefire) talks", ["many-ceasefire", "one-ceasefire", "body-hit"],
+                 id="OR binds its neighbours; the other words still count"),
+    pytest.param("ceasefire NOT border", ["many-ceasefire"], id="NOT word"),
+    pytest.param("ceasefire -border", ["many-ceasefire"], id="-word"),
+    pytest.param('ceasefire -"ceasefire plan"', ["one-ceasefire"], id="-phrase"),
+    pytest.param('"ceasefire plan" OR earnings', ["many-ceasefire", "markets"], id="a phrase OR a word"),
+    pytest.param('"plan ceasefire"', [], id="a phrase keeps its order"),
+    pytest.param('"border plan', ["one-ceasefire"], id="an unclosed quote runs to the end"),
+    pytest.param("ceasefire on the border", ["one-ceasefire"], id="function words are dropped"),
+    pytest.param("qatar AND hamas", ["title-hit"], id="AND changes nothing"),
+    pytest.param("on", ["markets", "title-hit", "body-hit"], id="a function word alone is searched"),
+])
+def test_the_query_language(index, query, expected):
+    found = index.search(query)
+    assert ids(found) == expected
+    assert found.note is None  # every one of the words (or OR groups) is held by each hit
+    assert all(h.words == found.words for h in found.hits)
+
+
+def test_articles_holding_most_of_the_words_when_none_holds_all(index):
+    found = index.search("qatar hamas talks")
+    assert found.note == "no article holds every word; showing articles that hold most of them"
+    assert found.words == 3
+    assert ids(found)[:2] == ["title-hit", "body-hit"]  # two of the three words each, then one
+    assert [h.words for h in found.hits] == [2, 2, 1, 1]
+    assert set(ids(found)[2:]) == {"many-ceasefire", "one-ceasefire"}
+    assert found.hits[0].marked("title") == "[Qatar] expels [Hamas] leaders"
+
+
+def test_the_partial_fallback_keeps_filters_and_exclusions(index):
+    assert ids(index.search("qatar hamas talks", source="levant daily")) == ["many-ceasefire", "one-ceasefire"]
+    found = index.search("qatar hamas talks -doha")
+    assert ids(found)[0] == "body-hit" and "title-hit" not in ids(found)  # its text says Doha
+    nothing = index.search("antarctica penguins")
+    assert nothing.hits == [] and nothing.note is None
 
 
 def test_an_update_replaces_changed_articles_and_removes_deleted_ones(index):
@@ -136,7 +192,7 @@ def test_an_update_replaces_changed_articles_and_removes_deleted_ones(index):
 
 
 def test_indexing_the_same_articles_again_leaves_results_unchanged(index):
-    before = {q: index.search(q) for q in ("qatar", "ceasefire", "talks")}
+    before = {q: index.search(q) for q in ("qatar", "ceasefire", "talks", "qatar hamas talks")}
     index.update(CORPUS)
     assert {q: index.search(q) for q in before} == before
 
@@ -206,7 +262,20 @@ def test_search_prints_ranked_highlighted_results(seeded):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("  1. ") and "[Qatar]" in lines[0]
-    assert "· score " in lines[1] and "article " in lines[1]
+    assert "· score 100 · article " in lines[1]  # the best result's score; the others in proportion
+
+
+def test_search_says_when_no_article_holds_every_word(seeded):
+    result = newsflow("search", "missile attack on qatar", "--warehouse", str(seeded[0]))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "no article holds every word; showing articles that hold most of them:"
+    assert lines[1].startswith("  1. ") and "[Qatar]" in lines[1]
+    assert "· score 100 · 2 of 3 words · article " in lines[2]  # attack and qatar; "on" is no word to find
+    as_json = newsflow("search", "missile attack on qatar", "--warehouse", str(seeded[0]), "--format", "json")
+    assert as_json.exit_code == 0
+    assert len(json.loads(as_json.stdout)) == 1 and isinstance(json.loads(as_json.stdout)[0]["score"], float)
+    assert as_json.stderr == "newsflow: no article holds every word; showing articles that hold most of them\n"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -249,7 +318,7 @@ def test_api_search_returns_ranked_highlighted_results_with_links(client):
     answer = client.get("/api/search", params={"q": "qatar hamas"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["stale"] is None and len(body["results"]) == 1
+    assert body["stale"] is None and body["note"] is None and len(body["results"]) == 1
     hit = body["results"][0]
     assert hit["rank"] == 1 and hit["score"] > 0
     assert "<mark>Qatar</mark>" in hit["title"] and "<mark>" in hit["snippet"]
@@ -275,7 +344,9 @@ def test_api_search_refuses_bad_input(client, params, status, message):
 @pytest.mark.parametrize("params, count", [
     pytest.param({"q": "hamas", "source": "nobody"}, 0, id="another source"),
     pytest.param({"q": "hamas", "to": "1990-01-01"}, 0, id="before the article"),
-    pytest.param({"q": 'qatar: -hamas ("'}, 1, id="FTS5 syntax searched as words"),
+    pytest.param({"q": 'qatar: hamas ("'}, 1, id="FTS5 syntax searched as words"),
+    pytest.param({"q": "qatar -hamas"}, 0, id="a word left out"),
+    pytest.param({"q": "rubella OR hamas"}, 1, id="OR"),
 ])
 def test_api_search_filters(client, params, count):
     answer = client.get("/api/search", params=params)
@@ -283,10 +354,18 @@ def test_api_search_filters(client, params, count):
     assert len(answer.json()["results"]) == count
 
 
+def test_api_search_says_when_it_shows_articles_holding_most_of_the_words(client):
+    answer = client.get("/api/search", params={"q": "missile attack on qatar"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["note"] == "no article holds every word; showing articles that hold most of them"
+    assert len(body["results"]) == 1 and "<mark>Qatar</mark>" in body["results"][0]["title"]
+
+
 def test_the_page_has_a_search_box(client):
     page = client.get("/").text
     assert 'id="search-form"' in page and 'action="/api/search"' in page
-    assert "<script src=" not in page and "stylesheet" not in page  # nothing from elsewhere
+    assert not re.search(r'(?:src|href)="(?:[a-z]+:)?//', page)  # nothing from elsewhere
 
 
 def test_api_search_without_an_index_says_how_to_build_it(seeded, tmp_path):

@@ -43,8 +43,19 @@ COLUMNS = ("article_id", "url", "source_name", "domain", "feed_name", "published
 # Highlight markers in the index's answers: private-use characters that no article carries, turned
 # into [brackets] for a terminal or <mark> for a page after the text is escaped.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
-_WORD = re.compile(r"\w")
+# A query's pieces: a "quoted phrase" (an unclosed quote runs to the end of the query), else a run
+# of other characters; either may start with `-` (leave out). Parentheses only separate.
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|([^\s"()]+)')
+_WORD = re.compile(r"[^\W_]")  # a letter or digit: what the index's tokenizer keeps
+# Function words dropped from a query that has other words ("missile attack on airbase" looks for
+# missile, attack and airbase), as search engines do; they stay in "quoted phrases" and in a query
+# of nothing else.
+STOPWORDS = frozenset("""
+    a an the and or but nor of on in at to for from by with without into onto over under about as
+    is are was were be been being it its this that these those he she they we i you his her their
+    our your not no do does did has have had will would can could should may might than then so
+""".split())
+NOTE_MOST = "no article holds every word; showing articles that hold most of them"
 BUSY_TIMEOUT = 60.0  # seconds a writer waits for another (a run's update, a rebuild)
 
 
@@ -69,6 +80,8 @@ class SearchHit:
     source: str | None  # the source name, else the domain, else the feed's title
     published_at: str | None  # ISO 8601, UTC
 
+    words: int = 0  # how many of the query's words (or OR groups) the article holds
+
     def marked(self, field: str, start: str = "[", end: str = "]") -> str:
         """`field` (title or snippet) as plain text, matched words between `start` and `end`."""
         return getattr(self, field).replace(_OPEN, start).replace(_CLOSE, end)
@@ -90,23 +103,80 @@ class Refresh:
     reason: str | None = None
 
 
-def fts_query(text: str) -> str:
-    """The user's words as a safe FTS5 query: every word must occur (any form Porter stemming
-    maps to the same stem); "quoted words" must occur together as a phrase; a word ending in `*`
-    matches as a prefix. Every term is quoted, so FTS5 syntax in the input (`"`, `-`, `:`,
-    `AND`, `NEAR`, parentheses) is searched as words, never run. Raises SearchQueryError when
-    nothing is left to search for."""
-    terms = []
-    for phrase, word in _TOKEN.findall(text or ""):
-        term = phrase if phrase else word
-        prefix = bool(word) and word.endswith("*")
-        term = term.rstrip("*") if prefix else term
+@dataclass(frozen=True)
+class Query:
+    """A user's query as FTS5 expressions, every term quoted (FTS5 syntax in the input is searched
+    as words, never run): `groups`, the words to look for, each one term or several joined by OR;
+    `excluded`, the terms an article must not hold."""
+
+    groups: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+    def every_word(self) -> str:
+        """Articles holding every group."""
+        return self._without(" AND ".join(self.groups))
+
+    def any_word(self) -> str:
+        """Articles holding at least one group."""
+        return self._without(" OR ".join(self.groups))
+
+    def _without(self, expression: str) -> str:
+        if not self.excluded:
+            return expression
+        return f"({expression}) NOT ({' OR '.join(self.excluded)})"
+
+
+def parse_query(text: str) -> Query:
+    """The user's query, read as search engines read one: every word must occur (in any form
+    Porter stemming maps to the same stem), `a OR b` either of them, `-word` or `NOT word` not at
+    all; "quoted words" occur together as a phrase (an unclosed quote runs to the end); `word*`
+    matches as a prefix; `AND` and parentheses are allowed and change nothing; function words (on,
+    the, of, ...) are dropped unless quoted or alone. Raises SearchQueryError when nothing is left
+    to look for."""
+    groups: list[list[str]] = []  # OR groups of FTS5 terms, in the query's order
+    excluded: list[str] = []
+    stopword_groups: set[int] = set()  # groups of one function word
+    negate = join = False
+    for dash, phrase, bare in _TOKEN.findall(text or ""):
+        if bare in ("OR", "|"):
+            join = bool(groups)
+            continue
+        if bare in ("AND", "&&", "+"):
+            continue
+        if bare == "NOT":
+            negate = True
+            continue
+        if bare:
+            dash = "-" if bare.startswith("-") else ""
+            term = bare[1:] if dash else bare
+            prefix = term.endswith("*")
+            term = term.rstrip("*")
+        else:
+            term, prefix = phrase, False
         if not _WORD.search(term):
             continue
-        terms.append('"' + term.replace('"', '""') + '"' + ("*" if prefix else ""))
-    if not terms:
-        raise SearchQueryError("the search needs at least one word (letters or digits)")
-    return " ".join(terms)
+        quoted = '"' + term.replace('"', '""') + '"' + ("*" if prefix else "")
+        if dash or negate:
+            excluded.append(quoted)
+        elif join:
+            groups[-1].append(quoted)
+            stopword_groups.discard(len(groups) - 1)
+        else:
+            if bare and not prefix and term.lower() in STOPWORDS:
+                stopword_groups.add(len(groups))
+            groups.append([quoted])
+        negate = join = False
+    if len(stopword_groups) < len(groups):
+        groups = [g for i, g in enumerate(groups) if i not in stopword_groups]
+    if not groups:
+        raise SearchQueryError("the search needs at least one word (letters or digits) to look for"
+                               + (", besides the words to leave out" if excluded else ""))
+    return Query(tuple(g[0] if len(g) == 1 else f"({' OR '.join(g)})" for g in groups), tuple(excluded))
+
+
+def fts_query(text: str) -> str:
+    """The FTS5 query for articles holding every word of the user's query (see parse_query)."""
+    return parse_query(text).every_word()
 
 
 def _iso(value) -> str | None:
@@ -327,12 +397,13 @@ class SearchIndex:
     # --- reading ----------------------------------------------------------------------------------
 
     def search(self, query: str, start: dt.date | None = None, end: dt.date | None = None,
-               source: str | None = None, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
-        """The articles matching `query` (see fts_query), best first by BM25 over titles (weighted
-        TITLE_WEIGHT) and texts; `start`/`end`: published on those days (UTC, both included);
-        `source`: the source name, domain or feed title (any case)."""
-        match = fts_query(query)
-        where, params = ["documents_fts MATCH ?"], [match]
+               source: str | None = None, limit: int = DEFAULT_LIMIT) -> "SearchResults":
+        """The articles matching `query` (see parse_query), best first by BM25 over titles
+        (weighted TITLE_WEIGHT) and texts; when no article holds every word, the articles holding
+        most of them (then by BM25), with a note saying so. `start`/`end`: published on those days
+        (UTC, both included); `source`: the source name, domain or feed title (any case)."""
+        parsed = parse_query(query)
+        where, params = [], []
         if start is not None:
             where.append("d.published_at >= ?")
             params.append(start.isoformat())
@@ -345,16 +416,46 @@ class SearchIndex:
             params += [source.strip()] * 3
         limit = max(1, min(int(limit), MAX_LIMIT))
         with _closing(self._connect()) as con:
-            rows = con.execute(
-                f"SELECT d.article_id, -bm25(documents_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS score, "
-                f"highlight(documents_fts, 0, '{_OPEN}', '{_CLOSE}'), "
-                f"snippet(documents_fts, 1, '{_OPEN}', '{_CLOSE}', ' … ', {SNIPPET_TOKENS}), "
-                f"d.url, coalesce(d.source_name, d.domain, d.feed_name), d.published_at "
-                f"FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid "
-                f"WHERE {' AND '.join(where)} ORDER BY score DESC, d.article_id LIMIT {limit}",
-                params,
-            ).fetchall()
-        return [SearchHit(i + 1, a, float(f"{s:.6g}"), t, sn, u, so, p) for i, (a, s, t, sn, u, so, p) in enumerate(rows)]
+            hits = self._select(con, parsed, False, where, params, limit)
+            if hits or len(parsed.groups) == 1:
+                return SearchResults(hits, len(parsed.groups))
+            most = self._select(con, parsed, True, where, params, limit)
+        return SearchResults(most, len(parsed.groups), NOTE_MOST if most else None)
+
+    @staticmethod
+    def _select(con: sqlite3.Connection, parsed: Query, most: bool, where: list[str], params: list,
+                limit: int) -> list[SearchHit]:
+        """The articles holding every group of `parsed`, best first; with `most`, those holding
+        any, the most groups first."""
+        held, joined, held_params, order = str(len(parsed.groups)), "", [], ""
+        if most:
+            # How many groups each article holds: one MATCH per group, counted per row, once.
+            per_group = " UNION ALL ".join(["SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"]
+                                           * len(parsed.groups))
+            held, held_params, order = "h.words", list(parsed.groups), "h.words DESC, "
+            joined = f"JOIN (SELECT rowid, count(*) AS words FROM ({per_group}) GROUP BY rowid) AS h ON h.rowid = d.rowid "
+        rows = con.execute(
+            f"SELECT d.article_id, -bm25(documents_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS score, "
+            f"highlight(documents_fts, 0, '{_OPEN}', '{_CLOSE}'), "
+            f"snippet(documents_fts, 1, '{_OPEN}', '{_CLOSE}', ' … ', {SNIPPET_TOKENS}), "
+            f"d.url, coalesce(d.source_name, d.domain, d.feed_name), d.published_at, {held} "
+            f"FROM documents_fts JOIN documents AS d ON d.rowid = documents_fts.rowid {joined}"
+            f"WHERE {' AND '.join(['documents_fts MATCH ?', *where])} "
+            f"ORDER BY {order}score DESC, d.article_id LIMIT {limit}",
+            [*held_params, parsed.any_word() if most else parsed.every_word(), *params],
+        ).fetchall()
+        return [SearchHit(i + 1, a, float(f"{s:.6g}"), t, sn, u, so, p, w)
+                for i, (a, s, t, sn, u, so, p, w) in enumerate(rows)]
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A search's hits, best first; `words`: how many words (or OR groups) the query looks for;
+    `note`: set when no article holds them all and the hits are those holding most of them."""
+
+    hits: list[SearchHit]
+    words: int
+    note: str | None = None
 
 
 class _closing:
