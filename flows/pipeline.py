@@ -257,7 +257,7 @@ def load(store: Warehouse, run_id: str, docs_staging: Path) -> int:
     lifecycle.mark("committing")
     snapshot = store.commit(run_id)
     lifecycle.mark("committed", f"run {run_id}, snapshot {snapshot}")
-    shutil.copytree(docs_staging, store.docs_dir, dirs_exist_ok=True)
+    Validator.publish_docs(docs_staging, store.docs_dir)
     get_run_logger().info("Run %s committed as snapshot %s of %s", run_id, snapshot, store.describe())
     return snapshot
 
