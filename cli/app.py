@@ -680,28 +680,50 @@ def _check_writable(out: Path) -> None:
         _fail(f"--out {out} cannot be written: the file is read-only", 2)
 
 
+def _row_counts(store, only: Optional[str] = None) -> list[tuple[str, str, int]]:
+    """(name, "table" or "view", rows) of every table, then every view, of the warehouse (or of the
+    one named `only`, if it has it); exit 2 when there is none or its catalog is damaged."""
+    from warehouse.lake import WarehouseDamaged
+    from warehouse.store import WarehouseMissing, relations
+
+    try:
+        with store.connect() as con:
+            return [(name, kind, con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+                    for name, kind in relations(con).items() if only in (None, name)]
+    except (WarehouseMissing, WarehouseDamaged) as err:
+        _fail(str(err), 2)
+
+
 @app.command()
 def tables(warehouse: WarehouseOption = None, catalog: CatalogOption = None,
            data_path: DataPathOption = None) -> None:
-    """List the warehouse tables with their row counts."""
-    from warehouse.lake import WarehouseDamaged
-    from warehouse.store import WarehouseMissing
+    """List the warehouse's tables, then its views, with their row counts and grain (one row per ...).
 
-    try:
-        counts = _store(warehouse, catalog, data_path).table_counts()
-    except (WarehouseMissing, WarehouseDamaged) as err:
-        _fail(str(err), 2)
-    for name, rows in counts.iter_rows():
-        typer.echo(f"{name:<24}{rows:>10}")
+    Views are ready-made queries over the tables (`newsflow describe VIEW` tells their columns)."""
+    from schemas import RELATIONS
+
+    counted = _row_counts(_store(warehouse, catalog, data_path))
+    width = max(len(name) for name, _, _ in counted) + 2
+    for name, kind, rows in counted:
+        grain = RELATIONS[name].grain if name in RELATIONS else ""
+        typer.echo(f"{name:<{width}}{kind:<6}{rows:>10}  {grain}".rstrip())
 
 
 @app.command()
 def describe(
     table: Annotated[str, typer.Argument(help="Table or view to describe (see `newsflow tables`).")],
+    warehouse: Annotated[
+        Optional[Path],
+        typer.Option("--warehouse", "-w", help="Also print the table's row count in this warehouse folder (without "
+                                               "it, no warehouse is read)."),
+    ] = None,
+    catalog: CatalogOption = None,
+    data_path: DataPathOption = None,
 ) -> None:
     """Print what a table or view holds: its grain, its key, and each column with its type and meaning.
 
-    Read from the declarations in schemas/ (what every run creates), so no warehouse is needed."""
+    Read from the declarations in schemas/ (what every run creates), so no warehouse is needed; with
+    --warehouse (or --catalog) it also prints the rows the warehouse holds."""
     from schemas import BASE_TABLES, RELATIONS, VIEWS
     from schemas.derive import duckdb_type
 
@@ -711,6 +733,12 @@ def describe(
     kind = "view" if table in VIEWS else "table"
     typer.echo(f"{declared.name} ({kind}): {declared.grain}")
     typer.echo(f"key: {', '.join(declared.key)}")
+    if warehouse is not None or catalog is not None:
+        store = _store(warehouse, catalog, data_path)
+        counted = _row_counts(store, only=table)
+        if not counted:
+            _fail(f"the warehouse at {store.describe()} has no {kind} {table!r} yet (a run creates it)", 2)
+        typer.echo(f"rows: {counted[0][2]} (in {store.describe()})")
     typer.echo("")
     types = {name: duckdb_type(dtype) for name, dtype in declared.schema.items()}
     name_width = max(map(len, types)) + 2

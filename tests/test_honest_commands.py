@@ -175,3 +175,63 @@ def test_the_web_endpoint_answers_the_same_errors_in_one_line(seeded, query):
     error = answer.json()["error"]
     assert "\n" not in error and "LINE 1" not in error
     assert _one_line_error(cli) == f"newsflow: {error}"
+
+
+# --- help, tables, describe ----------------------------------------------------------------------
+
+
+def _commands() -> dict:
+    import typer
+
+    from cli.app import app
+
+    return typer.main.get_command(app).commands
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_help_text_keeps_its_square_brackets_and_h_is_help(name):
+    command = _commands()[name]
+    texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+    brackets = [" ".join(b.split()) for text in texts for b in re.findall(r"\[[^\]\n]*\]", text)]
+    short, long = newsflow(name, "-h"), newsflow(name, "--help")
+    assert short.exit_code == 0 and short.stdout == long.stdout and short.stdout.startswith("Usage: ")
+    shown = " ".join(short.stdout.split())
+    assert [b for b in brackets if b not in shown] == []
+
+
+def test_the_help_texts_with_brackets_show_them():
+    """The texts whose brackets Rich markup used to drop ("[run] catalog" printed as "catalog")."""
+    assert "or [run] catalog)" in " ".join(newsflow("run", "-h").stdout.split())
+    assert "with the matched words in [brackets]" in " ".join(newsflow("search", "-h").stdout.split())
+    assert newsflow("-h").stdout == newsflow("--help").stdout
+
+
+def test_tables_lists_the_tables_then_the_views_with_rows_and_grain(seeded):
+    from schemas import BASE_TABLES, VIEWS
+
+    warehouse, _ = seeded
+    result = newsflow("tables", "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    rows = [line.split(maxsplit=3) for line in result.stdout.splitlines()]
+    kinds = {name: kind for name, kind, *_ in rows}
+    assert [n for n, k in kinds.items() if k == "view"] == sorted(VIEWS)
+    assert set(BASE_TABLES) <= {n for n, k in kinds.items() if k == "table"}
+    assert [k for k in kinds.values()] == sorted(kinds.values(), key=lambda k: k == "view")  # tables first
+    from schemas import RELATIONS
+
+    for name, kind, count, grain in rows:
+        assert int(count) == sql(warehouse, f"select count(*) as n from {name}")[0]["n"]
+        assert grain == RELATIONS[name].grain
+
+
+def test_describe_takes_a_warehouse_and_prints_its_rows(seeded, tmp_path):
+    warehouse, _ = seeded
+    plain = newsflow("describe", "event_timeline")
+    result = newsflow("describe", "event_timeline", "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    rows = sql(warehouse, "select count(*) as n from event_timeline")[0]["n"]
+    lines = result.stdout.splitlines()
+    assert lines[2] == f"rows: {rows} (in {warehouse})"
+    assert lines[:2] + lines[3:] == plain.stdout.splitlines()  # the same declarations otherwise
+    missing = newsflow("describe", "articles", "-w", str(tmp_path / "none"))
+    assert missing.exit_code == 2 and "no warehouse at" in _one_line_error(missing)
