@@ -4,9 +4,12 @@ downloads and SQL with row, time, memory and result-size limits. Used by the web
 Every connection here is a private in-memory DuckDB instance that attaches the lake read-only
 (`warehouse.lake.Lake.connect`) at its last committed snapshot (or the one asked for with
 `as_of`), then disables access to any file but the lake's data files and locks its
-configuration. Private instances also keep instance-wide state (settings, logging) from being
-shared between requests. Nothing is cached across requests, so a run's snapshot is seen by the
-next request, and a reader never waits for a run.
+configuration. Each SQL query and download gets an instance of its own (its own memory limit,
+interrupted alone); private instances also keep instance-wide state (settings, logging) from
+being shared between requests. The page's table facts and validation results come from one
+long-lived instance instead (attaching costs a few tenths of a second): each call reads the last
+committed snapshot in a transaction of its own, and what it computes is kept per snapshot, so a
+run's snapshot is seen by the next request, and a reader never waits for a run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sys
 import threading
 from contextlib import contextmanager
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -298,7 +301,8 @@ def _json_safe(value: Any) -> Any:
 
 @dataclass
 class Reader:
-    """Read access to one warehouse folder for the web service; a new connection per call."""
+    """Read access to one warehouse folder for the web service: a new connection per query or
+    download; the page's facts from one long-lived connection, kept per snapshot."""
 
     root: Path
     catalog: str = ""  # see config.settings.Settings.catalog / data_path
@@ -310,6 +314,11 @@ class Reader:
     slicing: dict[str, Slicing] = field(default_factory=lambda: SLICING)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _open_exports: int = field(default=0, repr=False)
+    # The long-lived connection of `_per_snapshot` (one thread at a time: `_latest_lock`) and what
+    # it computed, by name: (snapshot, value).
+    _latest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _latest_con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _facts: dict[str, tuple[tuple, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def warehouse(self) -> Warehouse:
@@ -387,49 +396,90 @@ class Reader:
             return {name: latest for name, kind in tables.items() if kind == "table" and latest is not None}
         return {}
 
+    def _per_snapshot(self, name: str, compute: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        """`compute(con)` on the last committed snapshot, computed once per snapshot and kept as
+        `name`. One long-lived connection serves every call, one thread at a time (its cursors
+        would not share its time zone, which the locked configuration cannot set again), each call
+        in a read transaction of its own: the snapshot's id and time, read first, key what is kept
+        and pin what `compute` reads, so a run's commit is seen by the next call. A read
+        transaction takes no lock a run waits for (the SQLite catalog is opened per transaction)."""
+        with self._latest_lock:
+            try:
+                return self._kept(name, compute)
+            except duckdb.Error:
+                # The lake went away or changed under the connection (a deleted or replaced
+                # warehouse folder): attach it again, once; a missing or damaged warehouse then
+                # fails as any connection's would.
+                return self._kept(name, compute)
+
+    def _kept(self, name: str, compute: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        con = self._latest_con = self._latest_con or self.connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM ducklake_snapshots('{CATALOG}') "
+                                       "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+                kept = self._facts.get(name)
+                if kept is None or kept[0] != snapshot:
+                    kept = self._facts[name] = (snapshot, compute(con))
+                return kept[1]
+            finally:
+                con.execute("ROLLBACK")
+        except duckdb.Error:
+            self._latest_con = None
+            con.close()
+            raise
+
     def describe(self) -> list[TableInfo]:
-        """Every base table (with its row count and last update), then every view (columns only)."""
-        with self.connect() as con:
-            present = relations(con)
-            columns: dict[str, list[Column]] = {}
-            for table, column, dtype in con.execute(
-                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-                "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index"
-            ).fetchall():
-                declared = RELATIONS.get(table)
-                description = declared.descriptions.get(column) if declared else None
-                columns.setdefault(table, []).append(Column(column, dtype, description))
-            updates = self._last_updates(con, present)
-            infos = []
-            for name, kind in present.items():
-                rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0] if kind == "table" else None
-                infos.append(TableInfo(
-                    name=name, kind=kind, columns=tuple(columns.get(name, ())), rows=rows,
-                    grain=RELATIONS[name].grain if name in RELATIONS else None,
-                    updated_at=updates.get(name) if kind == "table" else None,
-                    can_filter_by_date=_slice_condition(name, self.slicing, Filters(start=dt.date.min), "date") is not None,
-                    can_filter_by_source=_slice_condition(name, self.slicing, Filters(source="x"), "source") is not None,
-                ))
-        return infos
+        """Every base table (with its row count and last update), then every view (columns only),
+        at the last snapshot (computed once per snapshot)."""
+        return list(self._per_snapshot("describe", self._describe))
+
+    def _describe(self, con: duckdb.DuckDBPyConnection) -> tuple[TableInfo, ...]:
+        present = relations(con)
+        columns: dict[str, list[Column]] = {}
+        for table, column, dtype in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index"
+        ).fetchall():
+            declared = RELATIONS.get(table)
+            description = declared.descriptions.get(column) if declared else None
+            columns.setdefault(table, []).append(Column(column, dtype, description))
+        updates = self._last_updates(con, present)
+        infos = []
+        for name, kind in present.items():
+            rows = con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()[0] if kind == "table" else None
+            infos.append(TableInfo(
+                name=name, kind=kind, columns=tuple(columns.get(name, ())), rows=rows,
+                grain=RELATIONS[name].grain if name in RELATIONS else None,
+                updated_at=updates.get(name) if kind == "table" else None,
+                can_filter_by_date=_slice_condition(name, self.slicing, Filters(start=dt.date.min), "date") is not None,
+                can_filter_by_source=_slice_condition(name, self.slicing, Filters(source="x"), "source") is not None,
+            ))
+        return tuple(infos)
 
     def latest_validation(self) -> ValidationReport:
-        """The validation results of the latest run (runs ordered by finished_at)."""
-        with self.connect() as con:
-            present = relations(con)
-            if present.get("runs") != "table":
-                return ValidationReport(None, None)
-            latest = con.execute(
-                "SELECT run_id, finished_at FROM runs ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
-            ).fetchone()
-            if latest is None or present.get("validation_results") != "table":
-                return ValidationReport(*(latest or (None, None)))
-            result = con.execute(
-                "SELECT table_name, expectation, column_name, is_critical, success, element_count, unexpected_count "
-                "FROM validation_results WHERE run_id = ? ORDER BY success, table_name, expectation, column_name",
-                [latest[0]],
-            )
-            names = tuple(d[0] for d in result.description)
-            return ValidationReport(latest[0], latest[1], names, tuple(result.fetchall()))
+        """The validation results of the latest run (runs ordered by finished_at), at the last
+        snapshot (computed once per snapshot)."""
+        return self._per_snapshot("latest_validation", self._latest_validation)
+
+    @staticmethod
+    def _latest_validation(con: duckdb.DuckDBPyConnection) -> ValidationReport:
+        present = relations(con)
+        if present.get("runs") != "table":
+            return ValidationReport(None, None)
+        latest = con.execute(
+            "SELECT run_id, finished_at FROM runs ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
+        ).fetchone()
+        if latest is None or present.get("validation_results") != "table":
+            return ValidationReport(*(latest or (None, None)))
+        result = con.execute(
+            "SELECT table_name, expectation, column_name, is_critical, success, element_count, unexpected_count "
+            "FROM validation_results WHERE run_id = ? ORDER BY success, table_name, expectation, column_name",
+            [latest[0]],
+        )
+        names = tuple(d[0] for d in result.description)
+        return ValidationReport(latest[0], latest[1], names, tuple(result.fetchall()))
 
     # --- downloads -----------------------------------------------------------------------------
 
