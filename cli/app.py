@@ -90,12 +90,38 @@ class ExportFormat(str, enum.Enum):
 def _prefect_defaults() -> None:
     # Prefect reads its settings when imported, so they are set before the flow module loads.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # A fresh temporary server needs more than the default 20 s on a busy 2-core machine.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     if "PREFECT_API_URL" not in os.environ:
-        # The temporary server is a local process: when it stops answering it has died, and five
-        # retries with backoff only hold the run for minutes before it says so.
+        # The local server (flows.prefect_server) is a local process: when it stops answering it
+        # has died, and five retries with backoff only hold the run for minutes before it says so.
         os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "1")
+
+
+@contextmanager
+def _quiet_prefect_console(verbose: bool):
+    """Prefect's log lines on the terminal only with --verbose: otherwise only warnings, and no
+    traceback (a failed run says what failed in its own last lines). The lines still go to the
+    Prefect API, for its UI."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if verbose:
+        yield
+        return
+
+    def keep(record: logging.LogRecord) -> bool:
+        # An error of the run (with its traceback, or a task or flow "Finished in state Failed")
+        # is what the run's own last lines report.
+        return record.levelno == logging.WARNING and not record.exc_info
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    for handler in handlers:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(keep)
 
 
 def _orchestration_lost(err: BaseException) -> bool:
@@ -181,8 +207,15 @@ def run(
         typer.Option("--dask-address", help="Dask scheduler for --task-runner dask (e.g. tcp://127.0.0.1:8786); "
                                             "without it a temporary local cluster is started for the run."),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's log lines (each task's, and a failure's traceback).")
+    ] = False,
 ) -> None:
-    """Read articles, extract entities and events, validate and load them into the warehouse."""
+    """Read articles, extract entities and events, validate and load them into the warehouse.
+
+    Without PREFECT_API_URL, runs use a local Prefect server started in the background on the first
+    run and left running for the next ones (`newsflow prefect stop` stops it). An input with nothing
+    new or changed is not parsed again and the warehouse is left as it was."""
     from config.settings import is_url, sources_from_file
 
     if sources is not None:
@@ -221,18 +254,24 @@ def run(
 
     # Ctrl-C and SIGTERM end the run at once (its staged files removed, its children killed); a
     # killed run's children are ended by the watchdog, its staged files by the next run.
+    from flows import progress
+
     try:
-        # The heartbeat thread only matters to a server watching for crashed runs.
-        with (lifecycle.stop_on_signals(echo=lambda line: typer.echo(line, err=True)),
+        # The heartbeat thread only matters to a server watching for crashed runs. The local
+        # Prefect server is started (if need be) before the watchdog, and outlives the run.
+        with (_prefect_api(),
+              _quiet_prefect_console(verbose),
+              lifecycle.stop_on_signals(echo=lambda line: typer.echo(line, err=True)),
               lifecycle.Watchdog(),
               temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-              workers_api(settings)):
+              workers_api(settings),
+              progress.showing()):
             summary = lifecycle.run_interruptibly(newsflow_run, settings)
     except Exception as err:  # the flow's failure, already logged by Prefect with its traceback
         if _orchestration_lost(err):
             from prefect.settings import PREFECT_API_URL
 
-            typer.echo(f"newsflow: run failed: the Prefect API ({PREFECT_API_URL.value() or 'temporary server'}) "
+            typer.echo(f"newsflow: run failed: the Prefect API ({os.environ.get('PREFECT_API_URL') or PREFECT_API_URL.value()}) "
                        f"stopped answering ({type(err).__name__}: {err}); {lifecycle.outcome_line()}", err=True)
             # Prefect would spend minutes more trying to send its events to the dead server.
             lifecycle.kill_children()
@@ -242,6 +281,13 @@ def run(
         _fail(f"run failed: {type(err).__name__}: {err}\n{lifecycle.outcome_line()}", 1)
     if summary.status == "skipped":
         typer.echo(f"run {summary.run_id} skipped: {summary.skipped_because}; nothing was read or loaded")
+        return
+    if summary.status == "unchanged":
+        n = summary.articles_unchanged
+        typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
+        typer.echo(f"nothing new: {n} article{'s' if n != 1 else ''} unchanged"
+                   + (f", {summary.urls_not_modified} URLs not modified" if summary.urls_not_modified else "")
+                   + "; the warehouse was not changed")
         return
     typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
     for label, value in [
@@ -335,14 +381,16 @@ def serve(
     catalog: CatalogOption = None,
     data_path: DataPathOption = None,
     prefect_port: Annotated[
-        int, typer.Option("--prefect-port", help="Port of the Prefect server started when PREFECT_API_URL is unset.")
+        int, typer.Option("--prefect-port", help="Port of the local Prefect server, if it is not running yet and "
+                                                 "PREFECT_API_URL is unset.")
     ] = 4200,
 ) -> None:
     """Serve the main flow as a Prefect deployment on the config's cron schedule, in this process.
 
     Runs happen here when due (or when triggered from the Prefect UI/CLI); Ctrl-C stops serving and
-    pauses the schedule. Uses the Prefect server of PREFECT_API_URL; when unset, starts a local
-    Prefect server (with its scheduler and UI on 127.0.0.1:--prefect-port) for as long as it serves."""
+    pauses the schedule. Uses the Prefect server of PREFECT_API_URL; when unset, the local Prefect
+    server that runs use (with its scheduler and UI on 127.0.0.1:--prefect-port), started if it is
+    not running and left running afterwards (`newsflow prefect stop` stops it)."""
     project, parameters = _scheduled(config, warehouse, catalog, data_path)
     _prefect_defaults()
     from prefect.schedules import Cron
@@ -361,50 +409,73 @@ def serve(
 
 
 @contextmanager
-def _prefect_api(port: int):
-    """A Prefect API for `serve`: PREFECT_API_URL's, else a local `prefect server start` (the
-    temporary server Prefect starts on its own runs no scheduler, so schedules would never fire)."""
-    import subprocess
-    import time
-
-    import httpx
+def _prefect_api(port: Optional[int] = None):
+    """The Prefect API of runs and `serve`: PREFECT_API_URL's, else the local server
+    (flows.prefect_server), started in the background on first need (on `port`, default 4200,
+    when free) and left running for the next runs; `newsflow prefect stop` stops it. (Prefect's
+    own temporary server would cost each run 8-10 s, and runs no scheduler for `serve`.)"""
     from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import prefect_server
 
     if PREFECT_API_URL.value():
         yield
         return
-    url = f"http://127.0.0.1:{port}/api"
     try:
-        running = httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        running = False
-    server = None
-    if not running:
-        typer.echo(f"starting a local Prefect server on http://127.0.0.1:{port} (its UI shows the deployment)")
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                _fail(f"could not start a Prefect server on port {port}; set PREFECT_API_URL or pass --prefect-port", 1)
-            time.sleep(0.5)
-    os.environ["PREFECT_API_URL"] = url  # the flow runs that serve starts inherit it
+        server, started = prefect_server.ensure(port or prefect_server.DEFAULT_PORT)
+    except prefect_server.ServerError as err:
+        _fail(str(err), 1)
+    if started:
+        typer.echo(f"started a local Prefect server on {server.ui_url} (its UI); it keeps running for the next "
+                   f"runs: `newsflow prefect stop` stops it", err=True)
+    os.environ["PREFECT_API_URL"] = server.url  # processes the run starts (Dask workers) inherit it
+    with temporary_settings(updates={PREFECT_API_URL: server.url}):
+        yield
+
+
+prefect_app = typer.Typer(help="The local Prefect server that runs use when PREFECT_API_URL is unset.",
+                          no_args_is_help=True)
+app.add_typer(prefect_app, name="prefect")
+
+
+@prefect_app.command("start")
+def prefect_start(
+    port: Annotated[int, typer.Option("--port", help="Port to start it on, when free (else the system picks one).")]
+    = 4200,
+) -> None:
+    """Start the local Prefect server in the background (a run starts it by itself when needed)."""
+    from flows import prefect_server
+
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        server, started = prefect_server.ensure(port)
+    except prefect_server.ServerError as err:
+        _fail(str(err), 1)
+    state = "started" if started else "already running"
+    typer.echo(f"local Prefect server {state} on {server.ui_url} (pid {server.pid}); `newsflow prefect stop` stops it")
+
+
+@prefect_app.command("status")
+def prefect_status() -> None:
+    """Say whether the local Prefect server is running, and where (exit 1 when it is not)."""
+    from flows import prefect_server
+
+    server = prefect_server.running()
+    if server is None:
+        typer.echo(f"no local Prefect server is running (for PREFECT_HOME {prefect_server.prefect_home()})")
+        raise typer.Exit(1)
+    typer.echo(f"local Prefect server running on {server.ui_url} (pid {server.pid}); API {server.url}")
+
+
+@prefect_app.command("stop")
+def prefect_stop() -> None:
+    """Stop the local Prefect server (its database in PREFECT_HOME is kept)."""
+    from flows import prefect_server
+
+    server = prefect_server.stop()
+    if server is None:
+        typer.echo("no local Prefect server was running")
+        return
+    typer.echo(f"stopped the local Prefect server on {server.ui_url} (pid {server.pid})")
 
 
 @app.command()

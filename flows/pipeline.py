@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +23,7 @@ from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_rec
 from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from lexicons.gazetteer import gazetteer
-from flows import lifecycle
+from flows import lifecycle, progress
 from flows.isolation import isolated
 from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
@@ -78,7 +79,9 @@ class RunSummary:
     # What the extract stage could not read, one entry per file, URL or record: source_uri,
     # record_key ("file", "url", "page", or the record's), reason. Also in the quarantine table.
     problems: list[dict] = field(default_factory=list)
-    status: str = "completed"  # or "skipped": another run held the warehouse
+    # or "skipped": another run held the warehouse; or "unchanged": nothing new was read (no
+    # new, changed or quarantined record, no fetch_state change), so nothing was written
+    status: str = "completed"
     skipped_because: str | None = None
 
     @classmethod
@@ -174,11 +177,34 @@ DASK_CHUNK_BATCHES = 1
 
 
 @task(cache_policy=NO_CACHE)
-def parse(texts: list[str], model: str, actor_files: tuple[str, ...], batch_size: int, n_process: int = 1) -> Parsed:
+def parse(texts: list[str], model: str, actor_files: tuple[str, ...], batch_size: int, n_process: int = 1,
+          articles: int = 0) -> Parsed:
     """Entity spans and dependency-parsed tokens of `texts` (doc_index = position in `texts`): the
-    spaCy model call, the one task that runs on the Dask workers (each loads the model once)."""
+    spaCy model call, the one task that runs on the Dask workers (each loads the model once).
+    With `articles` (the articles `texts` belong to), reports their parse as it goes (flows.progress)."""
     nlp = resources(model, tuple(Path(p) for p in actor_files)).nlp
-    return parsed_documents(nlp, texts, batch_size, n_process)
+    return parsed_documents(_Reporting(nlp, len(texts), articles) if articles else nlp, texts, batch_size, n_process)
+
+
+class _Reporting:
+    """`nlp` whose `pipe` reports the articles parsed so far as each doc comes out: `articles`
+    articles in `docs` texts (a title and a text each, mostly), counted in proportion."""
+
+    def __init__(self, nlp, docs: int, articles: int):
+        self._nlp, self._docs, self._articles = nlp, max(docs, 1), articles
+        self._seen = self._reported = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._nlp, name)
+
+    def pipe(self, texts, **kwargs):
+        for doc in self._nlp.pipe(texts, **kwargs):
+            self._seen += 1
+            done = min(self._articles, self._seen * self._articles // self._docs)
+            if done > self._reported:
+                progress.current().advance(done - self._reported)
+                self._reported = done
+            yield doc
 
 
 @task(cache_policy=NO_CACHE)
@@ -191,16 +217,18 @@ def extract_language(articles: pl.DataFrame, settings: Settings) -> tuple[pl.Dat
     """The documents sent to the model (doc_index), and the entity mentions and coded events of the
     articles' titles and texts."""
     documents = nlp_documents(articles.lazy()).collect()
-    return documents, resolve_language(documents, _parsed(documents["content"].to_list(), settings), settings)
+    parsed = _parsed(documents["content"].to_list(), documents["article_id"].n_unique(), settings)
+    return documents, resolve_language(documents, parsed, settings)
 
 
-def _parsed(texts: list[str], settings: Settings) -> Parsed:
-    """The model's parse of `texts`: here, in one task (with spaCy processes for many texts), or,
-    with `task_runner = "dask"`, one task per chunk of whole batches on the Dask cluster, gathered
-    in order."""
+def _parsed(texts: list[str], articles: int, settings: Settings) -> Parsed:
+    """The model's parse of `texts` (of `articles` articles, for the progress shown): here, in one
+    task (with spaCy processes for many texts), or, with `task_runner = "dask"`, one task per chunk
+    of whole batches on the Dask cluster, gathered in order."""
     if settings.task_runner != "dask":
         processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
-        return parse(texts, settings.model, settings.actor_dictionaries, settings.nlp_batch_size, processes)
+        return parse(texts, settings.model, settings.actor_dictionaries, settings.nlp_batch_size, processes,
+                     articles=articles)
     # Chunks are whole batches, so every text is parsed in the batch it has on the default path.
     size = settings.nlp_batch_size * DASK_CHUNK_BATCHES
     # Absolute paths: a worker's working directory is its own.
@@ -209,7 +237,13 @@ def _parsed(texts: list[str], settings: Settings) -> Parsed:
         futures = [(start, runner.submit(parse, {"texts": texts[start:start + size], "model": settings.model,
                                                  "actor_files": actor_files, "batch_size": settings.nlp_batch_size}))
                    for start in range(0, len(texts), size)]
-        return combined_parse([(start, future.result()) for start, future in futures])
+        parsed, reported = [], 0
+        for start, future in futures:
+            parsed.append((start, future.result()))
+            done = min(len(texts), start + size) * articles // max(len(texts), 1)
+            progress.current().advance(done - reported)
+            reported = done
+        return combined_parse(parsed)
 
 
 @task(cache_policy=NO_CACHE)
@@ -353,24 +387,37 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
     docs_staging.mkdir(parents=True, exist_ok=True)
-    validator = Validator(docs_staging, started_at)
+    # Made when a chunk first validates: a run that reads nothing new never imports Great Expectations.
+    validator = cache(lambda: Validator(docs_staging, started_at))
 
     extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
     urls = [i for i in settings.inputs if is_url(i)]
-    fetch_states = _fetched_documents(urls, store.fetch_state(urls), settings, extracted, started_at)
+    known_fetches = store.fetch_state(urls)
+    fetch_states = _fetched_documents(urls, known_fetches, settings, extracted, started_at)
     records = extracted.records_frame()
     size = max(1, settings.chunk_size)
     seen = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})  # earlier chunks' articles
     total = _Totals()
+    staged = 0
     try:
+        chunks = -(-max(records.height, 1) // size)
         for index, start in enumerate(range(0, max(records.height, 1), size)):
             chunk = _chunk(settings, store, validator, records.slice(start, size),
-                           extracted.rejects if index == 0 else [], seen, run_id, started_at, index, total)
+                           extracted.rejects if index == 0 else [], seen, run_id, started_at, index, chunks, total)
+            if chunk is None:  # nothing new in it
+                continue
             store.stage(run_id, index, chunk.tables)
+            staged += 1
             seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
-        validator.build_docs()
         summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states,
                                 [{k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects])
+        if not staged and not _fetches_changed(fetch_states, known_fetches):
+            # Nothing to write: no snapshot, no runs row, no validation results (the Prefect flow
+            # run and its summary artifact record that the run happened).
+            get_run_logger().info("Nothing new: %d articles unchanged; the warehouse was not changed",
+                                  summary.articles_unchanged)
+            return replace(summary, status="unchanged")
+        validator().build_docs()
         run_row = pl.DataFrame([{
             "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
             "status": "completed", "inputs": [str(p) for p in settings.inputs],
@@ -393,6 +440,13 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     if settings.export_url:
         send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)
     return summary
+
+
+def _fetches_changed(fetched: pl.DataFrame, known: pl.DataFrame) -> bool:
+    """Whether a URL answered other than the warehouse remembers (a new URL, another status, ETag,
+    Last-Modified or body): its fetch_state row must be written."""
+    columns = ["url", "etag", "last_modified", "status", "content_hash"]
+    return fetched.select(columns).join(known.select(columns), on=columns, how="anti", nulls_equal=True).height > 0
 
 
 def _language_stage(articles: pl.DataFrame, settings: Settings):
@@ -508,11 +562,13 @@ class _Totals:
         )
 
 
-def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: pl.DataFrame, extract_rejects: list,
-           seen: pl.DataFrame, run_id: str, started_at: datetime, index: int, total: _Totals) -> _Chunk:
-    """One chunk of the run's records: normalized, compared with the warehouse and the earlier
-    chunks, parsed, coded and validated; returns its tables (no `runs` row) and adds its counts
-    to `total`."""
+def _chunk(settings: Settings, store: Warehouse, validator: Callable[[], Validator], records: pl.DataFrame,
+           extract_rejects: list, seen: pl.DataFrame, run_id: str, started_at: datetime, index: int, chunks: int,
+           total: _Totals) -> _Chunk | None:
+    """One chunk (`index` of `chunks`) of the run's records: normalized, compared with the
+    warehouse and the earlier chunks, parsed, coded and validated; returns its tables (no `runs`
+    row) and adds its counts to `total`. A chunk with nothing new (every article unchanged,
+    nothing to quarantine) is counted and returns None: it is not validated, parsed or coded."""
     logger = get_run_logger()
     # Each stage below that works on the chunk at once leaves out, with the error, a record it
     # fails on (flows.isolation); the others go on.
@@ -520,7 +576,14 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     normalized, broken = isolated(
         lambda rows: normalize(rows.drop("_record"), started_at, settings.max_text_chars), numbered, "_record")
     compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen))
-    checked, crashed = isolated(lambda rows: validate(validator, "articles", rows.with_columns(
+    if (not extract_rejects and not broken.height and not normalize_rejects(normalized.lazy()).collect().height
+            and compared["change"].eq("unchanged").all()):
+        logger.info("chunk %d: %d records; all %d articles unchanged", index, records.height, compared.height)
+        total.add(counts={"articles_unchanged": compared.height}, by_stage={}, failed=[], distinct={}, steps={
+            "records": {"in": records.height, "out": records.height, "quarantined": 0},
+            "articles": {"in": normalized.height, "out": 0, "unchanged": compared.height, "quarantined": 0}})
+        return None
+    checked, crashed = isolated(lambda rows: validate(validator(), "articles", rows.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != ""))), compared, "article_id",
         reraise=(CriticalValidationError,))
     failed_articles = pl.concat([_failed(checked, "article_id"), crashed.lazy().with_columns(
@@ -533,15 +596,17 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
 
     # The model and the coder see the chunk's articles together; an article they fail on is found
     # by halving the chunk and quarantined, and the others go on (flows.isolation).
+    progress.current().start(to_load.filter(pl.col("duplicate_of").is_null()).height, index, chunks)
     (documents, language, event_mentions, event_candidates), failed_language = isolated(
         lambda articles: _language_stage(articles, settings), to_load, "article_id")
+    progress.current().finish()
     if failed_language.height:
         logger.warning("chunk %d: %d articles quarantined: the language stage failed on them (%s)", index,
                        failed_language.height, failed_language["reason"][0])
         to_load = to_load.join(failed_language, on="article_id", how="anti", maintain_order="left")
     codebook = _resources(settings).codebook
     with_source = to_load.lazy().select("article_id", "source_uri")
-    walked = walk_tables(validator, [
+    walked = walk_tables(validator(), [
         TableStep("entity_mentions", lambda good: mention_checks(language.mentions.lazy(), to_load.lazy()).join(
             with_source, on="article_id", how="left", maintain_order="left").collect()),
         # entities and events are derived from many articles: their quarantine rows name what they came from
@@ -567,7 +632,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         walked.rejects,
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
-    quarantine_validation = validate(validator, "quarantine", quarantine)
+    quarantine_validation = validate(validator(), "quarantine", quarantine)
     validations = [checked, *walked.validations, quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
     failed_rows = results.filter(~pl.col("success"))

@@ -156,6 +156,41 @@ def test_views_hold_exactly_the_confident_events(seeded):
     assert sql(warehouse, "select * from entity_co_mentions where entity1_name = 'Hamas' or entity2_name = 'Hamas'")
 
 
+def test_the_views_carry_the_ids_and_countries_to_filter_and_join_on(seeded, tmp_path):
+    from warehouse.store import _sql
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(seeded[0], warehouse)
+    # The seed's events are under the coder's threshold: the views' own SQL, keeping every event.
+    with Warehouse(warehouse).connect(read_only=False) as con:
+        con.execute(_sql("views").replace("{view_threshold}", "0.0"))
+    timeline = sql(warehouse, "select t.*, e.actor1_country_code as e1_country, e.actor2_country_code as e2_country, "
+                              "e.actor1_entity_id as e1_entity, e.actor2_entity_id as e2_entity, "
+                              "e.action_geo_country_code as e_geo, a.title "
+                              "from event_timeline as t join events as e using (event_id) "
+                              "join articles as a using (article_id)")
+    assert len(timeline) == len(sql(warehouse, "select mention_id from event_mentions")) == 4
+    assert all((r["actor1_country_code"], r["actor2_country_code"], r["actor1_entity_id"], r["actor2_entity_id"],
+                r["action_geo_country_code"], r["article_title"])
+               == (r["e1_country"], r["e2_country"], r["e1_entity"], r["e2_entity"], r["e_geo"], r["title"])
+               for r in timeline)
+    by_country = sql(warehouse, "select actor1_name, event_code, actor2_name from event_timeline "
+                                "where actor1_country_code = 'QAT'")
+    assert by_country == [{"actor1_name": "Qatar", "event_code": "174", "actor2_name": "Hamas"}]
+    entities = {r["entity_id"]: r for r in sql(warehouse, "select entity_id, name, country_code from entities")}
+    assert any(r["actor2_entity_id"] for r in timeline)
+    assert all(entities[r["actor2_entity_id"]]["name"] == r["actor2_name"] for r in timeline if r["actor2_entity_id"])
+    network = sql(warehouse, "select * from actor_network where actor1 = 'QAT'")
+    assert [(r["actor1_country_code"], r["actor2"], r["actor2_country_code"]) for r in network] == [
+        ("QAT", "PSEREBHMS", "PSE")]
+    pairs = sql(warehouse, "select p.*, e1.label as l1, e1.country_code as c1, e2.label as l2, e2.country_code as c2 "
+                           "from entity_co_mentions as p join entities as e1 on e1.entity_id = p.entity1_id "
+                           "join entities as e2 on e2.entity_id = p.entity2_id")
+    assert pairs and all((r["entity1_label"], r["entity1_country_code"], r["entity2_label"], r["entity2_country_code"])
+                         == (r["l1"], r["c1"], r["l2"], r["c2"]) for r in pairs)
+    assert any(r["entity1_country_code"] for r in pairs)
+
+
 def test_codes_have_names_in_the_warehouse_and_its_views(seeded):
     warehouse, _ = seeded
     assert sql(warehouse, "select event_name, event_root_name, quad_class_name from cameo_codes "
@@ -212,17 +247,36 @@ def test_a_second_article_on_the_same_event_raises_num_articles(seeded, tmp_path
     assert set(before) <= set(after)
 
 
-def test_running_again_changes_no_row_and_no_id(seeded, tmp_path):
+def test_running_again_on_unchanged_input_writes_nothing_and_loads_neither_spacy_nor_gx(seeded, tmp_path):
+    """A real `newsflow run` process (against the session's Prefect server) on the seeded input:
+    it says nothing is new, leaves every table and the catalog as they were (no runs row, no
+    validation results, no snapshot), and never imports spaCy or Great Expectations."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
     warehouse, _ = seeded
     copy = tmp_path / "warehouse"
     shutil.copytree(warehouse, copy)
-    data_tables = ["articles", "entity_mentions", "entities", "event_mentions", "events", "quarantine"]
-    before = {t: sql(copy, f"select * from {t} order by all") for t in data_tables}
-    again = newsflow("run", str(SEEDS), "--warehouse", str(copy))
-    assert again.exit_code == 0, again.output
-    assert "articles unchanged             1" in again.stdout
-    assert {t: sql(copy, f"select * from {t} order by all") for t in data_tables} == before
-    assert len(sql(copy, "select * from runs")) == 2
+    tables = ["articles", "entity_mentions", "entities", "event_mentions", "events", "quarantine", "runs",
+              "validation_results", "fetch_state"]
+    before = {t: sql(copy, f"select * from {t} order by all") for t in tables}
+    catalog = (copy / "catalog.sqlite").read_bytes()
+    script = ("import sys\nfrom cli.app import main\ntry:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
+              "print('imported:', sorted(m for m in ('spacy', 'great_expectations', 'thinc') if m in sys.modules))\n"
+              "sys.exit(code)\n")
+    again = subprocess.run([sys.executable, "-c", script, "run", str(SEEDS), "--warehouse", str(copy)],
+                           env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing new: 1 article unchanged; the warehouse was not changed" in again.stdout
+    assert "imported: []" in again.stdout
+    assert "parsing" not in again.stderr  # no progress: nothing was parsed
+    assert (copy / "catalog.sqlite").read_bytes() == catalog
+    assert {t: sql(copy, f"select * from {t} order by all") for t in tables} == before
+    assert len(before["runs"]) == 1
 
 
 def test_bad_files_are_quarantined_and_good_articles_load(prefect_server, tmp_path):
@@ -278,6 +332,32 @@ def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server,
     # nothing else was written; the run lock's (empty) file stays, as OS lock files do
     assert sorted(p.name for p in warehouse.iterdir()) == [".lock", "catalog.sqlite"]
     assert (warehouse / ".lock").stat().st_size == 0
+
+
+def test_a_failed_run_says_what_failed_in_its_own_lines_and_shows_tracebacks_only_when_verbose(prefect_server,
+                                                                                               tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_URL
+
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    (warehouse / "catalog.sqlite").write_bytes(b"this is not a SQLite catalog")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "newsflow"), "run", str(SEED_FILE), "--warehouse", str(warehouse)]
+    quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 1
+    assert quiet.stdout == ""
+    lines = quiet.stderr.splitlines()
+    assert lines[0].startswith("newsflow: run failed: WarehouseDamaged: the warehouse catalog "), quiet.stderr
+    assert lines[1:] == ["nothing was loaded; the warehouse was left as it was"], quiet.stderr
+    verbose = subprocess.run([*command, "--verbose"], env=env, capture_output=True, text=True, timeout=300)
+    assert verbose.returncode == 1
+    assert "Traceback (most recent call last)" in verbose.stderr and "Task run 'extract-" in verbose.stderr
+    assert verbose.stderr.splitlines()[-1] == "nothing was loaded; the warehouse was left as it was"
 
 
 def test_tables_and_export_commands(seeded, tmp_path):

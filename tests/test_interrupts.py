@@ -73,7 +73,7 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 def _parsing(run: Run) -> list[psutil.Process]:
     """Wait until the run parses with the model's worker processes; its descendants then."""
-    run.wait_for("chunk 0:")
+    run.wait_for("parsing ")  # the progress line (not a terminal: plain lines)
     deadline = time.monotonic() + HANG_GUARD
     while True:
         children = psutil.Process(run.process.pid).children(recursive=True)

@@ -173,10 +173,11 @@ def test_each_run_sends_the_rows_it_changed_to_an_fsspec_url(prefect_server, tmp
         sent = pq.read_table(target / "newsflow" / table / f"{run_id}.parquet")
         assert set(sent.column("change_type").to_pylist()) == {"upsert"}
         assert sent.num_rows == store.query(f"SELECT count(*) FROM {table}").item()
-    # a second run over the same input changes no article: it sends its own runs row, not the articles
+    # a second run over the same input finds nothing new: it changes nothing, so it sends nothing
+    sent = sorted(p.relative_to(target) for p in target.rglob("*"))
     again = newsflow("run", str(ROOT / "seeds"), "--warehouse", str(tmp_path / "wh"),
                      "--export-url", target.as_uri() + "/newsflow")
     assert again.exit_code == 0, again.output
-    second = store.history()["run_id"][0]
-    assert (target / "newsflow" / "runs" / f"{second}.parquet").exists()
-    assert not (target / "newsflow" / "articles" / f"{second}.parquet").exists()
+    assert "nothing new: 1 article unchanged" in again.stdout
+    assert store.history()["run_id"].to_list() == [run_id]
+    assert sorted(p.relative_to(target) for p in target.rglob("*")) == sent
