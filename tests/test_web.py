@@ -12,6 +12,7 @@ import shutil
 import socket
 import threading
 import time
+from html import unescape as html_unescape
 from pathlib import Path
 
 import duckdb
@@ -400,6 +401,143 @@ def test_openapi_documents_the_endpoints(seeded_client):
         for method, operation in methods.items():
             assert all(r.get("description") for r in operation["responses"].values()), (path, method)
     assert seeded_client.get("/docs").status_code == 200
+
+
+# --- the page's charts, previews and SQL results -------------------------------------------------
+
+COUNTED = "NOT is_negated AND NOT is_hypothetical"  # the charts leave these out, as the views do
+SOURCE = "coalesce(source_name, domain, feed_name)"
+
+
+def _chart(client, name: str, **params) -> list[tuple]:
+    answer = client.get("/api/charts", params=params)
+    assert answer.status_code == 200, answer.text
+    return [tuple(row) for row in answer.json()["charts"][name]["rows"]]
+
+
+def _rows(client, chart: str, keys: list, **params) -> list[dict]:
+    answer = client.get(f"/api/charts/{chart}/rows", params={"key": [str(k) for k in keys], **params})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return [dict(zip(body["columns"], row)) for row in body["rows"]]
+
+
+def test_the_event_charts_count_the_confident_events_as_the_views_do(dated, dated_client):
+    per_day = [(day, quad, events) for day, quad, _, events in _chart(dated_client, "events_per_day")]
+    assert per_day == duck(dated, "SELECT CAST(event_date AS VARCHAR), quad_class, sum(events)::BIGINT "
+                                  "FROM daily_event_counts WHERE event_date IS NOT NULL GROUP BY ALL ORDER BY ALL").rows()
+    pairs = _chart(dated_client, "actor_pairs")
+    assert pairs == duck(dated, "SELECT actor1, actor2, events FROM actor_network "
+                                "ORDER BY events DESC, actor1, actor2 LIMIT 20").rows()
+
+
+def test_every_coded_event_counts_with_events_all(dated, dated_client):
+    per_day = _chart(dated_client, "events_per_day", events="all")
+    expected = duck(dated, f"SELECT CAST(event_date AS VARCHAR), quad_class, count(*) FROM events "
+                           f"WHERE {COUNTED} AND event_date IS NOT NULL GROUP BY ALL ORDER BY ALL").rows()
+    assert [(day, quad, events) for day, quad, _, events in per_day] == expected and expected
+    for day, quad, name, events in per_day:  # a bar opens exactly the events it counts
+        rows = _rows(dated_client, "events_per_day", [day, quad], events="all")
+        assert len(rows) == events and {r["event_date"] for r in rows} == {day}
+        assert name == duck(dated, "SELECT DISTINCT quad_class_name FROM cameo_codes WHERE quad_class = ?", [quad]).item()
+    assert sum(events for *_, events in _chart(dated_client, "actor_pairs", events="all")) == duck(
+        dated, f"SELECT count(*) FROM events WHERE {COUNTED} AND coalesce(actor1_code, actor1_name) IS NOT NULL "
+               "AND coalesce(actor2_code, actor2_name) IS NOT NULL").item()
+
+
+def test_the_articles_chart_follows_the_date_and_source_filters(dated, dated_client):
+    everything = _chart(dated_client, "articles_per_source")
+    assert everything == duck(dated, f"SELECT CAST(CAST(published_at AS DATE) AS VARCHAR), {SOURCE}, count(*) "
+                                     "FROM articles GROUP BY ALL ORDER BY ALL").rows()
+    assert {source for _, source, _ in everything} == {"Gulf Wire", "Levant Daily"}
+    assert _chart(dated_client, "articles_per_source", source="levant.example", start="2024-04-01") == [
+        ("2024-04-02", "Levant Daily", 1)]
+    (rows,) = [_rows(dated_client, "articles_per_source", ["2024-04-02", "Levant Daily"])]
+    assert [r["title"] for r in rows] == ["Lebanon rejects proposal"]
+    # every event chart is cut the same way: events of March 1-10 only
+    march = _chart(dated_client, "events_per_day", events="all", start="2024-03-01", end="2024-03-10")
+    assert all("2024-03-01" <= day <= "2024-03-10" for day, *_ in march)
+    assert sum(n for *_, n in march) == duck(dated, f"SELECT count(*) FROM events WHERE {COUNTED} "
+                                                    "AND event_date BETWEEN '2024-03-01' AND '2024-03-10'").item()
+
+
+def test_the_top_entities_are_the_most_mentioned_and_take_a_label(dated, dated_client):
+    top = _chart(dated_client, "top_entities")
+    assert [(i, n) for i, _, _, n in top] == duck(
+        dated, "SELECT entity_id, mention_count FROM entities ORDER BY mention_count DESC, name, entity_id LIMIT 15").rows()
+    entity_id, _, label, mentions = top[0]
+    assert len(_rows(dated_client, "top_entities", [entity_id])) == mentions
+    assert {row_label for _, _, row_label, _ in _chart(dated_client, "top_entities", label=label)} == {label}
+    labels = [tuple(row) for row in dated_client.get("/api/charts").json()["entity_labels"]["rows"]]
+    assert labels == duck(dated, "SELECT e.label, count(*) FROM entity_mentions JOIN entities AS e USING (entity_id) "
+                                 "GROUP BY ALL ORDER BY 2 DESC, 1").rows()
+
+
+@pytest.mark.parametrize(("url", "status", "message"), [
+    ("/api/charts/nope/rows?key=x", 404, "no chart 'nope'; charts: events_per_day, actor_pairs"),
+    ("/api/charts/actor_pairs/rows?key=x", 400, "chart 'actor_pairs' takes 2 keys (actor1, actor2), got 1"),
+    ("/api/charts?events=some", 422, "events"),
+    ("/api/charts?start=2024-04-01&end=2024-03-01", 400, "start (2024-04-01) is after end (2024-03-01)"),
+], ids=["unknown-chart", "keys", "events", "dates"])
+def test_a_bad_chart_request_says_why(dated_client, url, status, message):
+    answer = dated_client.get(url)
+    assert answer.status_code == status and message in answer.json()["error"]
+
+
+def _prefilled_query(html: str) -> str:
+    return html_unescape(html.split('<textarea name="sql"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0])
+
+
+def test_the_prefilled_query_shows_a_source_and_title_on_every_warehouse(seeded_client, dated_client):
+    for client in (seeded_client, dated_client):
+        answer = client.get("/api/sql", params={"sql": _prefilled_query(client.get("/").text)}).json()
+        assert answer["rows"] and answer["columns"][:3] == ["published_at", "source", "title"]
+        assert all(row[1] and row[2] for row in answer["rows"]), answer["rows"]
+
+
+@pytest.mark.parametrize("query", [
+    "select title, categories, published_at, word_count from articles order by title",
+    "select title, categories, published_at, word_count from articles order by title;  -- the titles",
+])
+def test_a_sql_result_downloads_as_parquet_and_csv(dated_client, query):
+    shown = dated_client.get("/api/sql", params={"sql": query}).json()
+    parquet = dated_client.get("/api/sql/export", params={"sql": query, "format": "parquet"})
+    assert parquet.headers["content-disposition"] == 'attachment; filename="query.parquet"'
+    assert _parquet(parquet).columns == shown["columns"] and _parquet(parquet)["title"].to_list() == [
+        row[0] for row in shown["rows"]] and len(shown["rows"]) == 4
+    csv = dated_client.get("/api/sql/export", params={"sql": query, "format": "csv"})
+    assert csv.status_code == 200 and csv.headers["content-type"] == "text/csv; charset=utf-8"
+    parsed = pacsv.read_csv(io.BytesIO(csv.content))
+    assert parsed["title"].to_pylist() == [row[0] for row in shown["rows"]]
+    assert [json.loads(c) for c in parsed["categories"].to_pylist()] == [row[1] for row in shown["rows"]]
+
+
+def test_a_sql_download_keeps_the_guards_and_the_row_limit(dated):
+    with TestClient(create_app(dated, sql_row_limit=3)) as client:
+        assert _parquet(client.get("/api/sql/export", params={"sql": "select * from articles"})).height == 3
+        for query, message in [("delete from articles", "only SELECT queries are allowed"),
+                               ("explain select 1", "a download takes a SELECT query"),
+                               ("select * from read_csv('/etc/passwd')", "may not read or write files"),
+                               ("select 1; select 2", "exactly one SQL statement")]:
+            answer = client.get("/api/sql/export", params={"sql": query, "format": "csv"})
+            assert answer.status_code == 400 and message in answer.json()["error"], (query, answer.text)
+        assert client.app.state.reader.open_exports == 0
+
+
+def test_the_page_loads_its_charting_library_and_script_from_the_server(seeded_client):
+    html = seeded_client.get("/").text
+    assert '<script src="/assets/plotly.min.js" defer></script>' in html
+    assert '<script src="/static/page.js" defer></script>' in html
+    assert "http://" not in html and "https://" not in html  # nothing from a CDN
+    plotly_js = seeded_client.get("/assets/plotly.min.js")
+    assert plotly_js.status_code == 200 and plotly_js.headers["content-type"].startswith("text/javascript")
+    assert plotly_js.text.startswith("/**\n* plotly.js v")
+    script = seeded_client.get("/static/page.js").text
+    assert "innerHTML" not in script.replace("innerHTML = hit.title", "").replace("innerHTML = hit.snippet", "")
+    for name in ("events_per_day", "actor_pairs", "top_entities", "articles_per_source"):
+        assert f'id="chart-{name}"' in html
+    for name in BASE_TABLES:
+        assert f'id="preview-{name}" data-relation="{name}"' in html
 
 
 # --- token ---------------------------------------------------------------------------------------

@@ -20,13 +20,16 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, newsflow
 from tests.test_web import duck
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "test-artifacts" / "web-page.png"
+DESKTOP_SCREENSHOT = ROOT / "test-artifacts" / "web-charts-desktop.png"
+PHONE_SCREENSHOT = ROOT / "test-artifacts" / "web-phone.png"
+WIKINEWS = ROOT / "samples" / "wikinews" / "wikinews_2019.csv"
 
 
 def _free_port() -> int:
@@ -167,3 +170,174 @@ def test_the_readme_curl_examples_work(seeded, tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"articles.parquet", "entity_mentions_source-Israel365-News.csv"}
     # The filtered download matches rows of the seeded warehouse, not only the header.
     assert len((tmp_path / "entity_mentions_source-Israel365-News.csv").read_text().splitlines()) > 1
+
+
+# --- the analyst's page: charts, tables in the page, a phone --------------------------------------
+
+@pytest.fixture(scope="module")
+def wikinews(prefect_server, tmp_path_factory):
+    """A warehouse after a real run on the first 12 Wikinews articles of the shipped sample (no
+    source_name: they are known by their domain), served by `newsflow web`."""
+    inputs = tmp_path_factory.mktemp("wikinews-inputs")
+    pl.read_csv(WIKINEWS).head(12).write_csv(inputs / "wikinews.csv")
+    warehouse = tmp_path_factory.mktemp("wikinews") / "warehouse"
+    result = newsflow("run", str(inputs), "--warehouse", str(warehouse))
+    assert result.exit_code == 0, result.output
+    with serving(warehouse) as base:
+        yield base, warehouse
+
+
+@contextlib.contextmanager
+def offline_browser(base: str, monkeypatch):
+    """Chromium whose pages reach only `base` (every other request is aborted and listed)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
+    monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    elsewhere: list[str] = []
+    errors: list[str] = []
+
+    def only_the_server(route):
+        if route.request.url.startswith(base + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    def new_page(**options):
+        page = browser.new_page(**options)
+        page.route("**/*", only_the_server)
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        return page
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield new_page
+        finally:
+            browser.close()
+    assert elsewhere == [], "requests outside the server"
+    assert errors == [], "script errors in the page"
+
+
+def _charts_loaded(page, times: int) -> None:
+    page.wait_for_selector(f'body[data-charts-loaded="{times}"]', timeout=60_000)
+
+
+def _marks(page) -> dict[str, int]:
+    """The marks each chart drew: plotly's bar rectangles and the matrix's squares, from the DOM."""
+    return {"events_per_day": page.locator("#chart-events_per_day .barlayer .point").count(),
+            "actor_pairs": page.locator("#chart-actor_pairs .scatterlayer .point").count(),
+            "top_entities": page.locator("#chart-top_entities .barlayer .point").count(),
+            "articles_per_source": page.locator("#chart-articles_per_source .barlayer .point").count()}
+
+
+def _drawn_total(page, chart: str) -> int:
+    """The sum of the values the chart's traces draw (bar heights or lengths, the matrix's counts)."""
+    return page.evaluate("""name => document.getElementById("chart-" + name).data.reduce((sum, trace) =>
+        sum + (trace.type === "scatter" ? trace.text.map(Number) : (trace.orientation === "h" ? trace.x : trace.y))
+              .reduce((a, b) => a + b, 0), 0)""", chart)
+
+
+def _expected(warehouse: Path, events: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per chart: how many marks it should draw and what they add up to, counted in SQL."""
+    where = "NOT is_negated AND NOT is_hypothetical" + (
+        " AND event_id IN (SELECT event_id FROM confident_events)" if events == "confident" else "")
+    per_day = duck(warehouse, f"SELECT count(DISTINCT (event_date, quad_class)) AS marks, count(*) AS total "
+                              f"FROM events WHERE {where} AND event_date IS NOT NULL").row(0)
+    pairs = duck(warehouse, f"SELECT count(*) AS marks, coalesce(sum(n), 0) AS total FROM (SELECT count(*) AS n "
+                            f"FROM events WHERE {where} AND coalesce(actor1_code, actor1_name) IS NOT NULL "
+                            "AND coalesce(actor2_code, actor2_name) IS NOT NULL GROUP BY coalesce(actor1_code, "
+                            "actor1_name), coalesce(actor2_code, actor2_name) ORDER BY n DESC LIMIT 20)").row(0)
+    entities = duck(warehouse, "SELECT count(*), sum(mention_count) FROM (SELECT mention_count FROM entities "
+                               "ORDER BY mention_count DESC LIMIT 15)").row(0)
+    sources = duck(warehouse, "SELECT count(DISTINCT (CAST(published_at AS DATE), coalesce(source_name, domain, "
+                              "feed_name))), count(published_at) FROM articles").row(0)
+    names = ("events_per_day", "actor_pairs", "top_entities", "articles_per_source")
+    rows = (per_day, pairs, entities, sources)
+    return {n: r[0] for n, r in zip(names, rows)}, {n: r[1] for n, r in zip(names, rows)}
+
+
+def test_each_chart_draws_one_mark_per_sql_count_and_opens_its_rows(wikinews, monkeypatch):
+    base, warehouse = wikinews
+    with offline_browser(base, monkeypatch) as new_page:
+        page = new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        _charts_loaded(page, 1)  # confident events by default
+        marks, totals = _expected(warehouse, "confident")
+        assert _marks(page) == marks
+        assert {name: _drawn_total(page, name) for name in marks} == totals
+        page.select_option("#page-filters select[name=events]", "all")
+        page.click("#page-filters button[type=submit]")
+        _charts_loaded(page, 2)
+        marks, totals = _expected(warehouse, "all")
+        assert _marks(page) == marks and min(marks.values()) > 0
+        assert {name: _drawn_total(page, name) for name in marks} == totals
+        # A square of the actor matrix opens its events in the page, as a table.
+        square = page.locator("#chart-actor_pairs .scatterlayer .point").first
+        box = square.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector("#chart-rows table.data")
+        pair_events = page.evaluate("""() => { const t = document.getElementById("chart-actor_pairs").data[0];
+            return Number(t.text[0]); }""")
+        assert page.locator("#chart-rows table.data tbody tr").count() == pair_events
+        # The date filter cuts the charts: articles of 2019-01-04 .. 2019-01-06 only.
+        page.fill("#page-filters input[name=start]", "2019-01-04")
+        page.fill("#page-filters input[name=end]", "2019-01-06")
+        page.click("#page-filters button[type=submit]")
+        _charts_loaded(page, 3)
+        assert _drawn_total(page, "articles_per_source") == duck(
+            warehouse, "SELECT count(*) FROM articles WHERE published_at >= '2019-01-04' "
+                       "AND published_at < '2019-01-07'").item() > 0
+        # A search result's links open as tables under the result, not as raw JSON.
+        page.fill("#search-form input[name=q]", "Magnitogorsk")
+        page.click("#search-form button[type=submit]")
+        page.click("#hit-1 a.in-page >> text=entities")
+        page.wait_for_selector("#hit-1 .hit-rows table.data")
+        assert page.url == base + "/"
+        page.screenshot(path=str(DESKTOP_SCREENSHOT), full_page=True)
+    assert DESKTOP_SCREENSHOT.stat().st_size > 10_000
+
+
+def test_nothing_is_wider_than_a_phone_with_every_section_open(wikinews, monkeypatch):
+    base, _ = wikinews
+    with offline_browser(base, monkeypatch) as new_page:
+        page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page.goto(base + "/")
+        _charts_loaded(page, 1)
+        page.click("#preview-articles")
+        page.wait_for_selector("#preview table.data")
+        assert page.locator("#preview table.data tbody tr").count() == 12
+        page.click("#sql-form button[type=submit]")
+        page.wait_for_selector("#sql-result table.data")
+        sources = page.locator("#sql-result table.data tbody tr td:nth-child(2)").all_inner_texts()
+        assert sources and set(sources) == {"en.wikinews.org"}  # Wikinews rows have no source_name
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        page.set_viewport_size({"width": 390, "height": 844})  # let the page settle after opening everything
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.evaluate("document.body.scrollWidth") <= 390
+        for button in ("#sql-download-csv", "#sql-download-parquet", "#page-filters button[type=submit]",
+                       "#download-articles-parquet"):
+            page.locator(button).scroll_into_view_if_needed()
+            box = page.locator(button).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, button
+        page.screenshot(path=str(PHONE_SCREENSHOT), full_page=True)
+    assert PHONE_SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_sql_result_downloads_from_the_page(wikinews, monkeypatch, tmp_path):
+    base, warehouse = wikinews
+    with offline_browser(base, monkeypatch) as new_page:
+        page = new_page(accept_downloads=True)
+        page.goto(base + "/")
+        page.fill("#sql-form textarea", "select article_id, title from articles order by article_id")
+        page.click("#sql-form button[type=submit]")
+        page.wait_for_selector("#sql-result table.data")
+        with page.expect_download() as started:
+            page.click("#sql-download-parquet")
+        saved = tmp_path / started.value.suggested_filename
+        started.value.save_as(saved)
+    assert saved.name == "query.parquet"
+    assert_frame_equal(pl.read_parquet(saved), duck(warehouse, "SELECT article_id, title FROM articles ORDER BY article_id"))
+

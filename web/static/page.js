@@ -87,6 +87,13 @@
     }
   }
 
+  // A date axis: one tick per day when the bars span a few weeks (else plotly ticks hours).
+  function dayAxis(days) {
+    const times = days.map(d => Date.parse(d)).filter(Number.isFinite);
+    const span = times.length ? (Math.max(...times) - Math.min(...times)) / 86400000 : 0;
+    return span <= 45 ? {type: "date", dtick: 86400000, tickformat: "%b %d\n%Y"} : {type: "date"};
+  }
+
   function note(name, text) {
     const node = document.getElementById("note-" + name);
     if (node) node.textContent = text;
@@ -102,7 +109,8 @@
     const traces = [...byQuad.entries()].sort((a, b) => a[0] - b[0]).map(([quad, t]) => ({
       type: "bar", ...t, marker: {color: QUAD_COLORS[quad] || "#888"},
       hovertemplate: "%{x}<br>%{fullData.name}: %{y} events<extra></extra>"}));
-    plot("events_per_day", traces, {barmode: "stack", xaxis: {type: "date"}, yaxis: {title: {text: "events"}}});
+    plot("events_per_day", traces, {barmode: "stack", xaxis: dayAxis(chart.rows.map(r => r[0])),
+                                    yaxis: {title: {text: "events"}}});
   }
 
   function drawActorPairs(chart) {
@@ -154,7 +162,8 @@
     const traces = [...bySource.values()].map((t, i) => ({
       type: "bar", ...t, marker: {color: PALETTE[i % PALETTE.length]},
       hovertemplate: "%{x}<br>%{fullData.name}: %{y} articles<extra></extra>"}));
-    plot("articles_per_source", traces, {barmode: "stack", xaxis: {type: "date"}, yaxis: {title: {text: "articles"}}});
+    plot("articles_per_source", traces, {barmode: "stack", xaxis: dayAxis(chart.rows.map(r => r[0])),
+                                         yaxis: {title: {text: "articles"}}});
   }
 
   function fillLabels(labels) {
