@@ -51,11 +51,14 @@ DAILY_EVENT_COUNTS = _view(
 )
 
 ACTOR_NETWORK = _view(
-    "actor_network", f"one row per (source actor, target actor) pair of confident events ({_COUNTED})",
-    ("actor1", "actor2"),
+    "actor_network", f"one row per (source actor, target actor) pair of confident events, each actor with its "
+                     f"country ({_COUNTED})",
+    ("actor1", "actor1_country_code", "actor2", "actor2_country_code"),
+    _own(actor1=(pl.String, "source actor: its CAMEO actor code, else its name")),
+    _taken(EVENTS, "actor1_country_code"),
+    _own(actor2=(pl.String, "target actor: its CAMEO actor code, else its name")),
+    _taken(EVENTS, "actor2_country_code"),
     _own(
-        actor1=(pl.String, "source actor: its CAMEO actor code, else its name"),
-        actor2=(pl.String, "target actor: its CAMEO actor code, else its name"),
         events=(pl.Int64, "confident events from actor1 to actor2"),
         mentions=(pl.Int128, "their event mentions (sum of events.num_mentions)"),
         mean_goldstein=(pl.Float64, "mean Goldstein score of those events, -10..+10"),
@@ -70,8 +73,13 @@ ENTITY_CO_MENTIONS = _view(
     _own(
         entity1_id=(pl.String, "first entity of the pair (entities.entity_id; the smaller id)"),
         entity1_name=(pl.String, "canonical name of entity1 (entities.name)"),
+        entity1_label=(pl.String, "spaCy entity label of entity1 (entities.label: PERSON, ORG, GPE, ...)"),
+        entity1_country_code=(pl.String, "country entity1 belongs to, CAMEO / ISO 3166 alpha-3 "
+                                         "(entities.country_code); null if none"),
         entity2_id=(pl.String, "second entity of the pair (entities.entity_id)"),
         entity2_name=(pl.String, "canonical name of entity2 (entities.name)"),
+        entity2_label=(pl.String, "spaCy entity label of entity2 (entities.label)"),
+        entity2_country_code=(pl.String, "country entity2 belongs to (entities.country_code); null if none"),
         articles=(pl.Int64, "stored articles that name both entities"),
     ),
 )
@@ -79,9 +87,12 @@ ENTITY_CO_MENTIONS = _view(
 EVENT_TIMELINE = _view(
     "event_timeline", "one row per event mention at or above the coder's view_threshold, with its evidence sentence",
     ("mention_id",),
-    _taken(EVENTS, "event_date", "event_date_precision", "actor1_name", "actor1_code", "event_code"),
+    _taken(EVENT_MENTIONS, "event_id"),
+    _taken(EVENTS, "event_date", "event_date_precision", "actor1_name", "actor1_code", "actor1_country_code",
+           "actor1_entity_id", "event_code"),
     _taken(CAMEO_CODES, "event_name", "quad_class_name"),
-    _taken(EVENTS, "plover_event", "actor2_name", "actor2_code", "goldstein_scale", "is_negated", "is_hypothetical"),
+    _taken(EVENTS, "plover_event", "actor2_name", "actor2_code", "actor2_country_code", "actor2_entity_id",
+           "goldstein_scale", "is_negated", "is_hypothetical", "action_geo_name", "action_geo_country_code"),
     _taken(EVENT_MENTIONS, "actor1_text", "action_text", "actor2_text", "mention_id", "article_id"),
     _own(article_title=(pl.String, "headline of the article (articles.title)")),
     _taken(ARTICLES, "url"),

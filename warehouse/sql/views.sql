@@ -19,7 +19,8 @@ WHERE NOT is_negated AND NOT is_hypothetical
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW actor_network AS
-SELECT coalesce(actor1_code, actor1_name) AS actor1, coalesce(actor2_code, actor2_name) AS actor2,
+SELECT coalesce(actor1_code, actor1_name) AS actor1, actor1_country_code,
+       coalesce(actor2_code, actor2_name) AS actor2, actor2_country_code,
        count(*) AS events, sum(num_mentions) AS mentions, avg(goldstein_scale) AS mean_goldstein,
        min(event_date) AS first_event_date, max(event_date) AS last_event_date
 FROM confident_events
@@ -31,7 +32,10 @@ CREATE OR REPLACE VIEW entity_co_mentions AS
 WITH pairs AS (
     SELECT DISTINCT article_id, entity_id FROM entity_mentions
 )
-SELECT a.entity_id AS entity1_id, ea.name AS entity1_name, b.entity_id AS entity2_id, eb.name AS entity2_name,
+SELECT a.entity_id AS entity1_id, ea.name AS entity1_name, ea.label AS entity1_label,
+       ea.country_code AS entity1_country_code,
+       b.entity_id AS entity2_id, eb.name AS entity2_name, eb.label AS entity2_label,
+       eb.country_code AS entity2_country_code,
        count(*) AS articles
 FROM pairs AS a
 JOIN pairs AS b ON a.article_id = b.article_id AND a.entity_id < b.entity_id
@@ -40,9 +44,11 @@ JOIN entities AS eb ON eb.entity_id = b.entity_id
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW event_timeline AS
-SELECT e.event_date, e.event_date_precision, e.actor1_name, e.actor1_code, e.event_code, c.event_name,
-       c.quad_class_name, e.plover_event,
-       e.actor2_name, e.actor2_code, e.goldstein_scale, e.is_negated, e.is_hypothetical,
+SELECT e.event_id, e.event_date, e.event_date_precision,
+       e.actor1_name, e.actor1_code, e.actor1_country_code, e.actor1_entity_id,
+       e.event_code, c.event_name, c.quad_class_name, e.plover_event,
+       e.actor2_name, e.actor2_code, e.actor2_country_code, e.actor2_entity_id,
+       e.goldstein_scale, e.is_negated, e.is_hypothetical, e.action_geo_name, e.action_geo_country_code,
        m.actor1_text, m.action_text, m.actor2_text, m.mention_id, m.article_id, a.title AS article_title, a.url, m.field, m.sentence_index,
        substring(CASE m.field WHEN 'title' THEN a.title ELSE a.text END,
                  m.sentence_start_char + 1, m.sentence_end_char - m.sentence_start_char) AS evidence_sentence,
