@@ -167,7 +167,8 @@ def test_the_readme_curl_examples_work(seeded, tmp_path):
             else:
                 answer = json.loads(done.stdout)
                 assert "error" not in answer, (line, answer)
-    assert {p.name for p in tmp_path.iterdir()} == {"articles.parquet", "entity_mentions_source-Israel365-News.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"articles.parquet", "entity_mentions_source-Israel365-News.csv",
+                                                    "query.csv"}
     # The filtered download matches rows of the seeded warehouse, not only the header.
     assert len((tmp_path / "entity_mentions_source-Israel365-News.csv").read_text().splitlines()) > 1
 
