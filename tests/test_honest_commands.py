@@ -180,20 +180,26 @@ def test_the_web_endpoint_answers_the_same_errors_in_one_line(seeded, query):
 # --- help, tables, describe ----------------------------------------------------------------------
 
 
-def _commands() -> dict:
+def _commands(group=None, path: tuple[str, ...] = ()) -> dict:
+    """Every command and command group of the CLI, by its words (("prefect", "start"), ...)."""
     import typer
 
     from cli.app import app
 
-    return typer.main.get_command(app).commands
+    group = group or typer.main.get_command(app)
+    found = {}
+    for name, command in getattr(group, "commands", {}).items():
+        found[(*path, name)] = command
+        found.update(_commands(command, (*path, name)))
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(_commands()))
-def test_every_help_text_keeps_its_square_brackets_and_h_is_help(name):
-    command = _commands()[name]
+@pytest.mark.parametrize("words", sorted(_commands()), ids=" ".join)
+def test_every_help_text_keeps_its_square_brackets_and_h_is_help(words):
+    command = _commands()[words]
     texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
     brackets = [" ".join(b.split()) for text in texts for b in re.findall(r"\[[^\]\n]*\]", text)]
-    short, long = newsflow(name, "-h"), newsflow(name, "--help")
+    short, long = newsflow(*words, "-h"), newsflow(*words, "--help")
     assert short.exit_code == 0 and short.stdout == long.stdout and short.stdout.startswith("Usage: ")
     shown = " ".join(short.stdout.split())
     assert [b for b in brackets if b not in shown] == []
