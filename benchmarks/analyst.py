@@ -90,8 +90,7 @@ def one_article_runs(seed: Path, warm_up: bool) -> dict:
     whole-command timing), after an untimed warm-up run into another fresh warehouse."""
     if warm_up:
         with tempfile.TemporaryDirectory() as scratch:
-            subprocess.run([str(NEWSFLOW), "run", str(seed), "--warehouse", str(Path(scratch) / "warm")],
-                           check=True, capture_output=True, text=True, cwd=ROOT)
+            _seconds([str(NEWSFLOW), "run", str(seed), "--warehouse", str(Path(scratch) / "warm")])
     return _whole_run(seed)
 
 
