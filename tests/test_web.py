@@ -547,7 +547,8 @@ def test_a_token_guards_every_route_but_healthz(seeded):
     with TestClient(create_app(warehouse, token="s3cret")) as client:
         assert client.get("/healthz").status_code == 200
         for path in ["/", "/api/tables", "/api/export/runs", "/api/sql?sql=select+1", "/openapi.json", "/docs",
-                     "/data-docs/index.html"]:
+                     "/data-docs/index.html", "/api/charts", "/api/charts/actor_pairs/rows?key=a&key=b",
+                     "/api/sql/export?sql=select+1", "/assets/plotly.min.js", "/static/page.js"]:
             refused = client.get(path)
             assert refused.status_code == 401, path
             assert refused.headers["www-authenticate"] == "Bearer"
