@@ -96,8 +96,10 @@ def _index_rows(page) -> list[dict]:
 
 
 def _status_icons(page) -> list[dict]:
-    """Every pass/fail icon of a validation page's Status cells: its class, size and glyph."""
-    return page.eval_on_selector_all("td i.fa-check-circle, td i.fa-times-circle", """icons => icons.map(i => {
+    """Every pass/fail icon of a validation page's Status cells (GE: fa-check-circle passed, fa-times
+    failed, fa-exclamation-triangle raised): its class, size and glyph."""
+    return page.eval_on_selector_all(
+        "td i.fa-check-circle, td i.fa-times, td i.fa-exclamation-triangle", """icons => icons.map(i => {
         const box = i.getBoundingClientRect();
         return {cls: i.className, width: box.width, height: box.height,
                 glyph: getComputedStyle(i, '::before').content, font: getComputedStyle(i).fontFamily};
