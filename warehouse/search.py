@@ -80,7 +80,7 @@ class SearchHit:
     source: str | None  # the source name, else the domain, else the feed's title
     published_at: str | None  # ISO 8601, UTC
 
-    words: int = 0  # how many of the query's words (or OR groups) the article holds
+    words: int  # how many of the query's words (or OR groups) the article holds
 
     def marked(self, field: str, start: str = "[", end: str = "]") -> str:
         """`field` (title or snippet) as plain text, matched words between `start` and `end`."""
