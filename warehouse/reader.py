@@ -626,20 +626,28 @@ class Reader:
 
     def charts(self, filters: Filters = Filters(), events: str = "confident", label: str | None = None) -> dict:
         """Every chart's counts (warehouse.charts.CHARTS) over the warehouse cut by `filters`, with
-        the entity labels of the cut and how many events and articles have no date."""
+        the entity labels of the cut and how many events and articles have no date. The page's
+        first view (no filter, no label) is kept per snapshot, from the long-lived connection."""
+        if events not in charts.EVENT_SCOPES:
+            raise QueryRefused(f"unknown events {events!r}: use one of {', '.join(charts.EVENT_SCOPES)}")
+        if not filters and label is None:
+            return self._per_snapshot(f"charts:{events}", lambda con: self._charts(con, filters, events, label))
         with self._limited() as con:
-            answer: dict[str, Any] = {"charts": {}, "undated": {}}
-            for chart in charts.CHARTS.values():
-                cut, params = self._cut(chart.table, filters, events)
-                extra = [label, label] if chart.name == "top_entities" else []
-                records = self._records(con.execute(charts.with_cut(cut, chart.counts), params + extra))
-                answer["charts"][chart.name] = {"title": chart.title, "keys": list(chart.keys), **records}
-            cut, params = self._cut("entity_mentions", filters, events)
-            answer["entity_labels"] = self._records(con.execute(charts.with_cut(cut, charts.ENTITY_LABELS), params))
-            for table, query in charts.UNDATED.items():
-                cut, params = self._cut(table, filters, events)
-                total, undated = con.execute(charts.with_cut(cut, query), params).fetchone()
-                answer["undated"][table] = {"total": total, "undated": undated}
+            return self._charts(con, filters, events, label)
+
+    def _charts(self, con: duckdb.DuckDBPyConnection, filters: Filters, events: str, label: str | None) -> dict:
+        answer: dict[str, Any] = {"charts": {}, "undated": {}}
+        for chart in charts.CHARTS.values():
+            cut, params = self._cut(chart.table, filters, events)
+            extra = [label, label] if chart.name == "top_entities" else []
+            records = self._records(con.execute(charts.with_cut(cut, chart.counts), params + extra))
+            answer["charts"][chart.name] = {"title": chart.title, "keys": list(chart.keys), **records}
+        cut, params = self._cut("entity_mentions", filters, events)
+        answer["entity_labels"] = self._records(con.execute(charts.with_cut(cut, charts.ENTITY_LABELS), params))
+        for table, query in charts.UNDATED.items():
+            cut, params = self._cut(table, filters, events)
+            total, undated = con.execute(charts.with_cut(cut, query), params).fetchone()
+            answer["undated"][table] = {"total": total, "undated": undated}
         return answer
 
     def chart_rows(self, chart: str, keys: list[str], filters: Filters = Filters(), events: str = "confident",
