@@ -264,7 +264,7 @@ def test_running_again_on_unchanged_input_writes_nothing_and_loads_neither_spacy
               "validation_results", "fetch_state"]
     before = {t: sql(copy, f"select * from {t} order by all") for t in tables}
     catalog = (copy / "catalog.sqlite").read_bytes()
-    script = ("import sys\nfrom cli.app import main\ntry:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
+    script = ("import sys\nfrom cli.app import app\ntry:\n    app()\nexcept SystemExit as end:\n    code = end.code\n"
               "print('imported:', sorted(m for m in ('spacy', 'great_expectations', 'thinc') if m in sys.modules))\n"
               "sys.exit(code)\n")
     again = subprocess.run([sys.executable, "-c", script, "run", str(SEEDS), "--warehouse", str(copy)],
