@@ -117,11 +117,16 @@ def _quiet_prefect_console(verbose: bool):
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in handlers:
         handler.addFilter(keep)
+    # Processes the run starts (a temporary Dask cluster's workers) configure their logging anew.
+    children = os.environ.get("PREFECT_LOGGING_LEVEL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     try:
         yield
     finally:
         for handler in handlers:
             handler.removeFilter(keep)
+        if children is None:
+            os.environ.pop("PREFECT_LOGGING_LEVEL", None)
 
 
 def _orchestration_lost(err: BaseException) -> bool:
