@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
-from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -387,8 +385,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
     docs_staging.mkdir(parents=True, exist_ok=True)
-    # Made when a chunk first validates: a run that reads nothing new never imports Great Expectations.
-    validator = cache(lambda: Validator(docs_staging, started_at))
+    # Great Expectations is imported at the first validation: a run that reads nothing new never imports it.
+    validator = Validator(docs_staging, started_at)
 
     extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
     urls = [i for i in settings.inputs if is_url(i)]
@@ -417,7 +415,7 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
             get_run_logger().info("Nothing new: %d articles unchanged; the warehouse was not changed",
                                   summary.articles_unchanged)
             return replace(summary, status="unchanged")
-        validator().build_docs()
+        validator.build_docs()
         run_row = pl.DataFrame([{
             "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
             "status": "completed", "inputs": [str(p) for p in settings.inputs],
@@ -562,7 +560,7 @@ class _Totals:
         )
 
 
-def _chunk(settings: Settings, store: Warehouse, validator: Callable[[], Validator], records: pl.DataFrame,
+def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: pl.DataFrame,
            extract_rejects: list, seen: pl.DataFrame, run_id: str, started_at: datetime, index: int, chunks: int,
            total: _Totals) -> _Chunk | None:
     """One chunk (`index` of `chunks`) of the run's records: normalized, compared with the
@@ -583,7 +581,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Callable[[], Validat
             "records": {"in": records.height, "out": records.height, "quarantined": 0},
             "articles": {"in": normalized.height, "out": 0, "unchanged": compared.height, "quarantined": 0}})
         return None
-    checked, crashed = isolated(lambda rows: validate(validator(), "articles", rows.with_columns(
+    checked, crashed = isolated(lambda rows: validate(validator, "articles", rows.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != ""))), compared, "article_id",
         reraise=(CriticalValidationError,))
     failed_articles = pl.concat([_failed(checked, "article_id"), crashed.lazy().with_columns(
@@ -606,7 +604,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Callable[[], Validat
         to_load = to_load.join(failed_language, on="article_id", how="anti", maintain_order="left")
     codebook = _resources(settings).codebook
     with_source = to_load.lazy().select("article_id", "source_uri")
-    walked = walk_tables(validator(), [
+    walked = walk_tables(validator, [
         TableStep("entity_mentions", lambda good: mention_checks(language.mentions.lazy(), to_load.lazy()).join(
             with_source, on="article_id", how="left", maintain_order="left").collect()),
         # entities and events are derived from many articles: their quarantine rows name what they came from
@@ -632,7 +630,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Callable[[], Validat
         walked.rejects,
     ])
     quarantine = quarantine_records(rejects, run_id, started_at).collect()
-    quarantine_validation = validate(validator(), "quarantine", quarantine)
+    quarantine_validation = validate(validator, "quarantine", quarantine)
     validations = [checked, *walked.validations, quarantine_validation]
     results = pl.DataFrame([row for v in validations for row in v.results])
     failed_rows = results.filter(~pl.col("success"))
