@@ -174,6 +174,12 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _nothing_new(articles: int, urls_not_modified: int) -> str:
+    return (f"nothing new: {articles} article{'s' if articles != 1 else ''} unchanged"
+            + (f", {urls_not_modified} URLs not modified" if urls_not_modified else "")
+            + "; the warehouse was not changed")
+
+
 @app.command()
 def run(
     inputs: Annotated[
@@ -244,6 +250,13 @@ def run(
     if dask_address and settings.task_runner != "dask":
         raise typer.BadParameter("--dask-address needs --task-runner dask", param_hint="--dask-address")
     _check_something_to_read(settings.inputs)
+    from flows.unchanged import unchanged_articles
+
+    # Nothing new in the input: said at once, without starting Prefect or a flow run.
+    unchanged = unchanged_articles(settings)
+    if unchanged is not None:
+        typer.echo(_nothing_new(unchanged, 0))
+        return
     _prefect_defaults()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -288,11 +301,8 @@ def run(
         typer.echo(f"run {summary.run_id} skipped: {summary.skipped_because}; nothing was read or loaded")
         return
     if summary.status == "unchanged":
-        n = summary.articles_unchanged
         typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
-        typer.echo(f"nothing new: {n} article{'s' if n != 1 else ''} unchanged"
-                   + (f", {summary.urls_not_modified} URLs not modified" if summary.urls_not_modified else "")
-                   + "; the warehouse was not changed")
+        typer.echo(_nothing_new(summary.articles_unchanged, summary.urls_not_modified))
         return
     typer.echo(f"run {summary.run_id} -> {summary.warehouse}")
     for label, value in [

@@ -66,14 +66,18 @@ def test_runs_start_one_local_server_reuse_it_and_the_command_stops_it(home, tmp
     # the server outlived the runs that started it, in a session of its own
     assert os.getsid(state["pid"]) == state["pid"]
 
-    again = _newsflow(home, "run", str(SEED_FILE), "--warehouse", str(tmp_path / "wh0"))
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "started a local Prefect server" not in again.stderr
-    assert "nothing new: 1 article unchanged; the warehouse was not changed" in again.stdout
+    third = _newsflow(home, "run", str(SEED_FILE), "--warehouse", str(tmp_path / "wh2"))
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "started a local Prefect server" not in third.stderr
     assert json.loads((home / STATE_FILE).read_text()) == state  # the same server: same pid and URL
     # the three flow runs are recorded by that server (not by temporary ones)
     counted = httpx.post(f"{state['url']}/flow_runs/count", json={}, timeout=30)
     assert counted.status_code == 200 and counted.json() == 3
+    # the same input again: nothing new, said without starting a flow run
+    again = _newsflow(home, "run", str(SEED_FILE), "--warehouse", str(tmp_path / "wh2"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout == "nothing new: 1 article unchanged; the warehouse was not changed\n"
+    assert httpx.post(f"{state['url']}/flow_runs/count", json={}, timeout=30).json() == 3
 
     status = _newsflow(home, "prefect", "status")
     assert status.returncode == 0 and f"(pid {state['pid']})" in status.stdout
