@@ -51,17 +51,25 @@ def test_a_run_on_a_postgres_catalog_with_its_data_on_object_storage(prefect_ser
         objects = [r[0] for r in con.execute(f"SELECT file FROM glob('s3://{s3.bucket}/one-run/**/*.parquet')").fetchall()]
     # (a table of a few rows may stay inlined in the catalog until maintenance flushes it)
     assert any("/entity_mentions/" in o for o in objects), objects
-    # a second run over the same input: a new snapshot, and as of the first run the warehouse is as it was
-    second = _cli("run", str(SEEDS), "--warehouse", str(folder), env=env)
+    # the same input again: nothing new, read from the catalog and the bucket, and nothing written
+    again = _cli("run", str(SEEDS), "--warehouse", str(folder), env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "nothing new: 1 article unchanged; the warehouse was not changed\n"
+    # another article: a new snapshot, and as of the first run the warehouse is as it was
+    other = tmp_path / "other" / "article.txt"
+    other.parent.mkdir()
+    other.write_text(next(SEEDS.glob("*.txt")).read_text().replace("Hamas", "Hezbollah"))
+    second = _cli("run", str(other), "--warehouse", str(folder), env=env)
     assert second.returncode == 0, second.stderr
-    assert "articles unchanged             1" in second.stdout
+    assert "articles new                   1" in second.stdout
     history = _cli("history", "--warehouse", str(folder), env=env)
     assert history.returncode == 0, history.stderr
     first_run = first.stdout.split("run ", 1)[1].split(" ", 1)[0]
     assert first_run in history.stdout
-    as_of = _cli("sql", "select count(*) as n from runs", "--as-of", first_run, "--warehouse", str(folder),
-                 "--format", "csv", env=env)
-    assert as_of.stdout.splitlines() == ["n", "1"], as_of.stderr
+    for as_of, articles in ((["--as-of", first_run], "1"), ([], "2")):
+        counted = _cli("sql", "select count(*) as n from articles", *as_of, "--warehouse", str(folder),
+                       "--format", "csv", env=env)
+        assert counted.stdout.splitlines() == ["n", articles], counted.stderr
 
 
 WRITER = textwrap.dedent("""
