@@ -13,7 +13,7 @@ import pytest
 
 from flows.data_docs import offline_page
 from tests.conftest import ROOT, SEEDS, newsflow
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.test_web_browser import launched_chromium, serving
 
 ARTIFACTS = ROOT / "test-artifacts"
 SUITES = {"articles", "entities", "entity_mentions", "event_mentions", "events", "quarantine"}
@@ -46,17 +46,8 @@ def _validation_pages(warehouse: Path) -> list[str]:
 
 @pytest.fixture
 def chromium(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
-    monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser build
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium(monkeypatch) as browser:
+        yield browser
 
 
 class _Offline:

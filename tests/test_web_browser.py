@@ -81,42 +81,44 @@ def web(seeded):
         yield base, warehouse
 
 
-def test_the_articles_parquet_button_downloads_the_table(web, tmp_path, monkeypatch):
+@contextlib.contextmanager
+def launched_chromium(monkeypatch):
+    """Debian's headless Chromium, driven by Playwright (which never downloads a browser of its own)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
     monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser build
     from playwright.sync_api import sync_playwright
 
-    base, warehouse = web
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
-            page.goto(base + "/")
-            assert page.title() == "newsflow warehouse"
-            assert page.locator("#table-articles .rows").inner_text() == "1"
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
-            with page.expect_download() as started:
-                page.click("#download-articles-parquet")
-            download = started.value
-            assert download.failure() is None
-            assert download.suggested_filename == "articles.parquet"
-            saved = tmp_path / download.suggested_filename
-            download.save_as(saved)
+            yield browser
         finally:
             browser.close()
+
+
+def test_the_articles_parquet_button_downloads_the_table(web, tmp_path, monkeypatch):
+    base, warehouse = web
+    with launched_chromium(monkeypatch) as browser:
+        page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        assert page.title() == "newsflow warehouse"
+        assert page.locator("#table-articles .rows").inner_text() == "1"
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        with page.expect_download() as started:
+            page.click("#download-articles-parquet")
+        download = started.value
+        assert download.failure() is None
+        assert download.suggested_filename == "articles.parquet"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
     downloaded = pl.from_arrow(pq.read_table(io.BytesIO(saved.read_bytes())))
     assert_frame_equal(downloaded.sort("article_id"), duck(warehouse, "SELECT * FROM articles").sort("article_id"))
     assert SCREENSHOT.stat().st_size > 10_000
 
 
 def test_the_api_docs_render_with_the_network_off(web, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
-    monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
     base, _ = web
     elsewhere: list[str] = []
 
@@ -127,17 +129,13 @@ def test_the_api_docs_render_with_the_network_off(web, monkeypatch):
             elsewhere.append(route.request.url)
             route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_the_server)
-            page.goto(base + "/docs")
-            page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
-            assert "newsflow" in page.locator(".swagger-ui .info .title").inner_text()
-            assert page.locator(".swagger-ui .opblock").count() >= 5  # the API's operations are listed
-        finally:
-            browser.close()
+    with launched_chromium(monkeypatch) as browser:
+        page = browser.new_page()
+        page.route("**/*", only_the_server)
+        page.goto(base + "/docs")
+        page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+        assert "newsflow" in page.locator(".swagger-ui .info .title").inner_text()
+        assert page.locator(".swagger-ui .opblock").count() >= 5  # the API's operations are listed
     assert elsewhere == []
 
 
@@ -191,11 +189,6 @@ def wikinews(prefect_server, tmp_path_factory):
 @contextlib.contextmanager
 def offline_browser(base: str, monkeypatch):
     """Chromium whose pages reach only `base` (every other request is aborted and listed)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` to install Debian's chromium package")
-    monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
     elsewhere: list[str] = []
     errors: list[str] = []
 
@@ -212,12 +205,8 @@ def offline_browser(base: str, monkeypatch):
         page.on("pageerror", lambda err: errors.append(str(err)))
         return page
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield new_page
-        finally:
-            browser.close()
+    with launched_chromium(monkeypatch) as browser:
+        yield new_page
     assert elsewhere == [], "requests outside the server"
     assert errors == [], "script errors in the page"
 
