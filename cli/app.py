@@ -289,7 +289,8 @@ def run(
         if _orchestration_lost(err):
             from prefect.settings import PREFECT_API_URL
 
-            typer.echo(f"newsflow: run failed: the Prefect API ({os.environ.get('PREFECT_API_URL') or PREFECT_API_URL.value()}) "
+            api = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+            typer.echo(f"newsflow: run failed: the Prefect API ({api}) "
                        f"stopped answering ({type(err).__name__}: {err}); {lifecycle.outcome_line()}", err=True)
             # Prefect would spend minutes more trying to send its events to the dead server.
             lifecycle.kill_children()

@@ -1,6 +1,8 @@
-"""The web service (`newsflow web`): a page to browse and download the warehouse tables, a JSON
-API for the same, and a read-only SQL endpoint. Every request reads through `warehouse.reader`,
-which opens the database file read-only per request, so a run is never blocked by readers.
+"""The web service (`newsflow web`): a page to browse, chart and download the warehouse tables, a
+JSON API for the same, and a read-only SQL endpoint. Every request reads through
+`warehouse.reader`: the page's table facts and validation results come from one read-only
+connection kept open and computed once per snapshot; each query, chart cut and download opens a
+read-only instance of its own. A run is never blocked by readers.
 
 Queries and downloads each have a few slots (`sql_concurrency`, `export_concurrency`); a request
 that finds them all taken is answered 503 with Retry-After at once instead of waiting, so the
