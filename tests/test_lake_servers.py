@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import SEEDS
 from tests.servers import new_database, postgres, seaweedfs
+from warehouse.reader import Reader
 from tests.test_schedules import NEWSFLOW, _api_env
 from warehouse.lake import extension_path
 
@@ -70,6 +71,13 @@ def test_a_run_on_a_postgres_catalog_with_its_data_on_object_storage(prefect_ser
         counted = _cli("sql", "select count(*) as n from articles", *as_of, "--warehouse", str(folder),
                        "--format", "csv", env=env)
         assert counted.stdout.splitlines() == ["n", articles], counted.stderr
+    # the page's facts, kept per snapshot, read the Postgres catalog's snapshots too
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in s3.env().items():
+            patch.setenv(name, value)
+        reader = Reader(folder, catalog, f"s3://{s3.bucket}/one-run/")
+        assert {info.name: info.rows for info in reader.describe()}["articles"] == 2
+        assert reader.latest_validation().run_id == second.stdout.split("run ", 1)[1].split(" ", 1)[0]
 
 
 WRITER = textwrap.dedent("""

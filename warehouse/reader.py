@@ -417,8 +417,10 @@ class Reader:
         try:
             con.execute("BEGIN TRANSACTION")
             try:
-                snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM ducklake_snapshots('{CATALOG}') "
-                                       "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+                # From the catalog's own table, by its key: ducklake_snapshots() reads every snapshot
+                # with its changes, which grows with the warehouse.
+                snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM __ducklake_metadata_{CATALOG}"
+                                       ".ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1").fetchone()
                 kept = self._facts.get(name)
                 if kept is None or kept[0] != snapshot:
                     kept = self._facts[name] = (snapshot, compute(con))
