@@ -286,6 +286,12 @@ def test_each_chart_draws_one_mark_per_sql_count_and_opens_its_rows(wikinews, mo
         page.click("#hit-1 a.in-page >> text=entities")
         page.wait_for_selector("#hit-1 .hit-rows table.data")
         assert page.url == base + "/"
+        assert "· score 100 ·" in page.locator("#hit-1").inner_text()  # out of 100 for the best, not raw BM25
+        # No article holds every word: those holding most of them, and the page says so.
+        page.fill("#search-form input[name=q]", "Magnitogorsk zeppelin")
+        page.click("#search-form button[type=submit]")
+        page.wait_for_selector("#search-results >> text=no article holds every word")
+        assert "Magnitogorsk" in page.locator("#hit-1 .title").inner_text()
         page.screenshot(path=str(DESKTOP_SCREENSHOT), full_page=True)
     assert DESKTOP_SCREENSHOT.stat().st_size > 10_000
 

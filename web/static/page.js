@@ -312,13 +312,15 @@
       if (answer.note) parts.push(el("p", "muted", answer.note));
       if (!answer.results.length) { parts.push(el("p", "muted", "No article matches.")); out.replaceChildren(...parts); return; }
       const list = el("ol");
+      // BM25 scores mean little on their own (about 1e-6 on a small index): shown out of 100 for the best
+      const best = Math.max(...answer.results.map(hit => Number(hit.score)));
       for (const hit of answer.results) {
         const item = el("li");
         item.id = "hit-" + hit.rank;
         const title = el("div", "title");
         title.innerHTML = hit.title || "(no title)";  // escaped by the server; only <mark> is markup
         const meta = el("div", "muted", [(hit.published_at || "undated").slice(0, 10), hit.source || "unknown source",
-                                         "score " + Number(hit.score).toPrecision(3), "article " + hit.article_id].join(" · "));
+                                         "score " + (best > 0 ? Math.round(100 * Number(hit.score) / best) : 0), "article " + hit.article_id].join(" · "));
         const snippet = el("div", "snippet");
         snippet.innerHTML = hit.snippet;  // escaped by the server; only <mark> is markup
         const links = el("div", "links");
