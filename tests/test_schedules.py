@@ -27,8 +27,11 @@ def _api_env(**extra: str) -> dict[str, str]:
     """The environment of a child process that talks to this session's Prefect test server."""
     from prefect.settings import PREFECT_API_URL
 
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            **extra}
+    # Not what an in-process `newsflow run` of an earlier test left in this process's environment
+    # (one client retry, warnings only): a child started from a user's shell has neither.
+    left = ("PREFECT_CLIENT_MAX_RETRIES", "PREFECT_LOGGING_LEVEL")
+    return {**{k: v for k, v in os.environ.items() if k not in left}, "PREFECT_API_URL": PREFECT_API_URL.value(),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
 
 
 def _config(tmp_path: Path, sources: list[str], warehouse: Path, name: str, cron: str = "0 0 1 1 *") -> Path:
@@ -46,14 +49,15 @@ timezone = "UTC"
     return path
 
 
-def _wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | None = None):
+def _wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | None = None,
+              log: Path | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"{what}: the process ended early:\n{process.stdout.read()}")
+            raise AssertionError(f"{what}: the process ended early:\n{log.read_text() if log else ''}")
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
@@ -73,19 +77,22 @@ def test_serve_runs_the_flow_when_its_schedule_is_due(prefect_server, tmp_path):
 
     warehouse = tmp_path / "wh"
     config = _config(tmp_path, [str(SEEDS)], warehouse, "served")
+    # output to a file: an unread pipe that fills up would block `serve` (then it cannot stop in time
+    # to pause its schedule)
+    log = tmp_path / "serve.log"
     serve = subprocess.Popen([NEWSFLOW, "serve", "--config", str(config)], cwd=tmp_path,
                              env=_api_env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
     try:
         with get_client(sync_client=True) as client:
-            deployment = _wait_for(lambda: _deployment(client, "served"), 120, "the served deployment", serve)
+            deployment = _wait_for(lambda: _deployment(client, "served"), 120, "the served deployment", serve, log)
             assert [s.schedule.cron for s in deployment.schedules] == ["0 0 1 1 *"]
             assert deployment.parameters["settings"]["warehouse"] == str(warehouse)
             # What the scheduler does when a schedule slot comes due: a flow run scheduled for now.
             flow_run = client.create_flow_run_from_deployment(
                 deployment.id, state=Scheduled(scheduled_time=datetime.now(timezone.utc)))
             final = _wait_for(lambda: (r := client.read_flow_run(flow_run.id)).state.is_final() and r, 300,
-                              "the scheduled run to finish", serve)
+                              "the scheduled run to finish", serve, log)
         assert final.state.is_completed(), final.state
         runs = Warehouse(warehouse).query("SELECT run_id, status FROM runs").rows()
         assert runs == [(str(flow_run.id), "completed")]
@@ -93,11 +100,14 @@ def test_serve_runs_the_flow_when_its_schedule_is_due(prefect_server, tmp_path):
     finally:
         serve.send_signal(signal.SIGINT)
         try:
-            serve.wait(60)
+            serve.wait(120)
         except subprocess.TimeoutExpired:
             serve.kill()
-    with get_client(sync_client=True) as client:  # stopping `serve` pauses the schedule
-        assert _deployment(client, "served").paused
+            serve.wait(30)
+            raise AssertionError(f"serve did not stop within 120 s of Ctrl-C:\n{log.read_text()[-3000:]}") from None
+    with get_client(sync_client=True) as client:  # stopping `serve` paused the schedule
+        paused = _deployment(client, "served").paused
+    assert paused, f"serve exited with {serve.returncode}; its output:\n{log.read_text()[-4000:]}"
 
 
 def test_deploy_registers_a_scheduled_deployment_that_a_pool_worker_runs(prefect_server, tmp_path):
