@@ -42,6 +42,12 @@ class Resources:
         return frozenset(self.codebook["event_code"].to_list())
 
     @cached_property
+    def agent_codes(self) -> pl.DataFrame:
+        """The coder's agent nouns (noun, agent_code), for the codes the entity layer composes."""
+        return pl.DataFrame({"noun": list(self.lexicon.agents), "agent_code": list(self.lexicon.agents.values())},
+                            schema={"noun": pl.String, "agent_code": pl.String})
+
+    @cached_property
     def nlp(self):
         """The model with an entity ruler after its NER holding `ruler_patterns`."""
         import spacy
@@ -91,7 +97,7 @@ def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -
     """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
     (doc_index as in `documents`): the part of the language stage that needs no model."""
     mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
-                                 res.actor_keys.lazy()).collect()
+                                 res.actor_keys.lazy(), res.agent_codes.lazy()).collect()
     coded = learned_events(documents, parsed.tokens, located_mentions(documents, mentions), res.lexicon, res.coder,
                            res.codes)
     return Language(mentions=mentions, spans=parsed.spans, coded=coded)

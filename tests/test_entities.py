@@ -24,6 +24,8 @@ from transforms.entities import (
         pytest.param("The  Times of\nIsrael", "Times of Israel", id="the-and-whitespace"),
         pytest.param("Boston Celtics’", "Boston Celtics", id="plural-possessive"),
         pytest.param("Theresa May", "Theresa May", id="the-inside-a-word"),
+        pytest.param("World Health Organization (WHO", "World Health Organization", id="acronym-run-into"),
+        pytest.param("World Health Organization (WHO)", "World Health Organization", id="acronym-in-brackets"),
     ],
 )
 def test_canonical_entity_name(raw, expected):

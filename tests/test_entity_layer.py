@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from schemas import ENTITY_MENTIONS
-from transforms.entities import actor_keys, entities, resolved_mentions
+from transforms.entities import actor_keys, entities, keyed_mentions, resolved_mentions
 from transforms.normalize import stable_id
 
 ACTORS = pl.DataFrame(
@@ -20,6 +20,12 @@ ACTORS = pl.DataFrame(
         ("Khaled Meshaal", "PSEREBHMS", "PSE", "group", "ORG", "Hamas"),
         ("Donald Trump", "USAELI", "USA", "person", "PERSON", "Donald Trump"),
         ("Washington", "USAGOV", "USA", "capital", "GPE", "Washington"),
+        ("America", "USA", "USA", "country", "GPE", "United States"),
+        ("USA", "USA", "USA", "country", "GPE", "United States"),
+        ("Iran", "IRN", "IRN", "country", "GPE", "Iran"),
+        ("Iranian", "IRN", "IRN", "nationality", "NORP", "Iran"),
+        ("Greece", "GRC", "GRC", "country", "GPE", "Greece"),
+        ("Athens", "GRCGOV", "GRC", "capital", "GPE", "Athens"),
     ],
     schema=["name", "code", "country_code", "kind", "label", "canonical"],
     orient="row",
@@ -40,8 +46,9 @@ def _resolved(rows: list[tuple]) -> pl.DataFrame:
     return resolved_mentions(_mentions(rows), actor_keys(ACTORS.lazy())).collect()
 
 
-def _entity_id(name: str, label: str) -> str:
-    return pl.select(stable_id(pl.lit(label), pl.lit(name.lower()))).item()
+def _entity_id(name: str, label: str = "") -> str:
+    """The id of the entity of that canonical name: the label plays no part (it is a vote)."""
+    return pl.select(stable_id(pl.lit(name.lower().replace(".", "")))).item()
 
 
 def test_actor_keys_keep_the_most_specific_kind_per_key():
@@ -66,6 +73,7 @@ def test_empty_country_codes_become_null():
         pytest.param("US", "ORG", id="undotted-mislabelled"),
         pytest.param("United States", "GPE", id="full-name"),
         pytest.param("the United States", "GPE", id="with-the"),
+        pytest.param("America", "GPE", id="america"),
     ],
 )
 def test_spellings_of_a_country_are_one_entity(text, label):
@@ -149,3 +157,122 @@ def test_entities_have_one_row_per_entity_with_codes_and_counts():
 def test_a_capital_is_coded_only_as_a_place(label, code):
     resolved = _resolved([("a1", "Washington", label, 0)])
     assert resolved.select("actor_code", "entity_label", "name").row(0) == (code, label, "Washington")
+
+
+AGENTS = pl.DataFrame({"noun": ["government", "police", "senate"], "agent_code": ["GOV", "COP", "LEG"]})
+
+
+def _resolved_with_agents(rows: list[tuple]) -> pl.DataFrame:
+    return resolved_mentions(_mentions(rows), actor_keys(ACTORS.lazy()), AGENTS.lazy()).collect()
+
+
+def test_one_name_under_several_labels_is_one_entity_labelled_by_its_mentions():
+    resolved = _resolved([
+        ("a1", "COVID-19", "ORG", 0), ("a2", "COVID-19", "PERSON", 0), ("a3", "COVID-19", "ORG", 0),
+        ("a1", "Wiranto", "PERSON", 20), ("a2", "Wiranto", "GPE", 20),
+    ])
+    assert resolved.filter(pl.col("name") == "COVID-19")["entity_id"].unique().to_list() == [_entity_id("COVID-19")]
+    rows = entities(resolved.lazy()).collect()
+    # Two votes to one; a tie goes to the label first in alphabetical order (GPE before PERSON).
+    assert rows.select("name", "label", "mention_count", "article_count").sort("name").rows() == [
+        ("COVID-19", "ORG", 3, 3),
+        ("Wiranto", "GPE", 2, 2),
+    ]
+
+
+def test_the_label_vote_does_not_depend_on_the_order_of_the_mentions():
+    resolved = _resolved([("a1", "Wiranto", "PERSON", 0), ("a2", "Wiranto", "GPE", 0), ("a3", "Wiranto", "ORG", 0)])
+    labels = {entities(resolved.sample(fraction=1.0, shuffle=True, seed=seed).lazy()).collect()["label"].item()
+              for seed in range(5)}
+    assert labels == {"GPE"}
+
+
+def test_nationalities_vote_for_their_country():
+    resolved = _resolved([("a1", "Qatari", "NORP", 0), ("a2", "Qatari", "NORP", 0), ("a3", "Qatar", "GPE", 0)])
+    assert entities(resolved.lazy()).collect().select("name", "label", "mention_count").rows() == [("Qatar", "GPE", 3)]
+
+
+def _with_geonames(rows: list[tuple]) -> pl.DataFrame:
+    """Resolved mentions with the geocoder's geonames_id (Int64, null when not geocoded)."""
+    resolved = _resolved([(a, text, label, start) for a, text, label, start, _ in rows])
+    return keyed_mentions(resolved.lazy().with_columns(
+        geonames_id=pl.Series([g for *_, g in rows], dtype=pl.Int64))).collect()
+
+
+def test_a_geocoded_place_is_keyed_by_its_geonames_id():
+    keyed = _with_geonames([
+        ("a1", "Norfolk", "GPE", 0, 2641455),  # Norfolk, England
+        ("a2", "Norfolk", "GPE", 0, 4776222),  # Norfolk, Virginia
+        ("a3", "Norfolk", "GPE", 0, 4776222),
+        ("a4", "Norfolk", "GPE", 0, None),  # not geocoded: its name
+        ("a5", "Qatar", "GPE", 0, 289688),  # a dictionary country stays its dictionary entity
+    ])
+    assert keyed["entity_key"].to_list() == ["geonames:2641455", "geonames:4776222", "geonames:4776222", "norfolk",
+                                             "qatar"]
+    ids = keyed["entity_id"].to_list()
+    assert len(set(ids[:4])) == 3 and ids[1] == ids[2]
+    assert ids[3] == _entity_id("Norfolk") and ids[4] == _entity_id("Qatar")
+    assert entities(keyed.lazy()).collect().height == 4
+
+
+def test_the_key_is_the_canonical_name_without_a_geonames_column():
+    resolved = _resolved([("a1", "Norfolk", "GPE", 0)])
+    assert (resolved["entity_key"].item(), resolved["entity_id"].item()) == ("norfolk", _entity_id("Norfolk"))
+
+
+@pytest.mark.parametrize(("full", "short", "short_label", "reason"), [
+    pytest.param("United States Congress", "Congress", "ORG", "short form", id="after-a-country"),
+    pytest.param("U.S. Senate", "Senate", "ORG", "short form", id="after-a-dotted-country"),
+    pytest.param("Democratic Party", "Democratic", "NORP", "short form", id="a-partys-adjective"),
+    pytest.param("World Health Organization", "WHO", "ORG", "acronym", id="acronym"),
+    pytest.param("World Health Organization (WHO", "the WHO", "ORG", "acronym", id="acronym-in-the-span"),
+    pytest.param("National Aeronautics and Space Administration", "NASA", "ORG", "acronym", id="acronym-skips-and"),
+])
+def test_an_organisations_short_form_joins_its_full_name_in_its_article_only(full, short, short_label, reason):
+    resolved = _resolved([("a1", full, "ORG", 0), ("a1", short, short_label, 60), ("a2", short, short_label, 0)])
+    name = full.removesuffix(" (WHO")
+    assert resolved.select("article_id", "name", "label", "alias_reason").rows() == [
+        ("a1", name, "ORG", None),
+        ("a1", name, "ORG", reason),
+        ("a2", short.removeprefix("the "), short_label, None),
+    ]
+    ids = resolved["entity_id"].to_list()
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_a_short_form_does_not_take_a_name_the_dictionaries_know():
+    resolved = _resolved([("a1", "Hamas Political Bureau", "ORG", 0), ("a1", "Hamas", "ORG", 40),
+                          ("a1", "Qatar Investment Authority", "ORG", 60), ("a1", "QIA", "ORG", 99)])
+    assert resolved.select("name", "actor_code").rows() == [
+        ("Hamas Political Bureau", None), ("Hamas", "PSEREBHMS"),
+        ("Qatar Investment Authority", None), ("Qatar Investment Authority", None),
+    ]
+
+
+@pytest.mark.parametrize(("text", "label", "code", "country"), [
+    pytest.param("The Iranian Government", "ORG", "IRNGOV", "IRN", id="nationality-and-agent"),
+    pytest.param("Iran police", "ORG", "IRNCOP", "IRN", id="country-and-agent"),
+    pytest.param("U.S. Senate", "ORG", "USALEG", "USA", id="dotted-country-and-agent"),
+    pytest.param("Iranian Cinema", "ORG", None, None, id="no-agent-noun"),
+    pytest.param("Hamas Government", "ORG", None, None, id="a-group-is-no-state"),
+])
+def test_a_state_and_an_agent_noun_compose_a_code(text, label, code, country):
+    row = _resolved_with_agents([("a1", text, label, 0)]).row(0, named=True)
+    assert (row["actor_code"], row["country_code"]) == (code, country)
+
+
+def test_an_entity_takes_a_composed_code_without_agents_none():
+    assert _resolved([("a1", "The Iranian Government", "ORG", 0)])["actor_code"].to_list() == [None]
+
+
+@pytest.mark.parametrize(("text", "start", "code"), [
+    pytest.param("GREECE", 0, None, id="dateline-country"),
+    pytest.param("ATHENS", 0, None, id="dateline-capital"),
+    pytest.param("Greece", 0, "GRC", id="a-sentence-opening-with-the-country"),
+    pytest.param("GREECE", 30, "GRC", id="capitals-inside-the-text"),
+    pytest.param("USA", 0, "USA", id="a-three-letter-code-opening-a-headline"),
+])
+def test_a_dateline_names_its_place_but_is_no_actor(text, start, code):
+    row = _resolved([("a1", text, "GPE", start)]).row(0, named=True)
+    assert row["actor_code"] == code
+    assert row["entity_id"] == _entity_id(row["name"])

@@ -30,19 +30,48 @@ def nlp_documents(articles: pl.LazyFrame, languages: tuple[str, ...] = ("en",)) 
 
 
 def canonical_entity_name(expr: pl.Expr) -> pl.Expr:
-    """The entity's canonical name: whitespace folded, a leading "the" and a possessive removed."""
+    """The entity's canonical name: whitespace folded, a leading "the", a possessive and an
+    acronym the span runs into ("World Health Organization (WHO") removed."""
     return (
         expr.str.replace_all(r"\s+", " ")
         .str.strip_chars()
         .str.replace(r"(?i)^the ", "")
+        .str.replace(r" \(\w*\)?$", "")
         .str.replace(r"['’]s$", "")
         .str.replace(r"(s)['’]$", "${1}")
         .str.strip_chars()
     )
 
 
-def _entity_id(name: pl.Expr, label: pl.Expr) -> pl.Expr:
-    return stable_id(label, name.str.to_lowercase())
+# Dictionary kinds whose canonical name is the entity's identity even where a place is geocoded:
+# "Iranian" and "Iran" are one country whatever the geocoder makes of each. A capital is a place
+# first ("London" may be London, Ontario), so its GeoNames id, when known, decides.
+_DICTIONARY_KEYED = ("country", "nationality", "igo", "group", "person")
+
+
+def entity_key(mentions: pl.LazyFrame) -> pl.Expr:
+    """The identity of the entity a resolved mention names, whatever its NER label: the dictionary
+    actor's canonical name when the dictionaries know it, else the place's GeoNames id when the
+    mention was geocoded (`geonames_id`, if the frame has it: Norfolk, England and Norfolk,
+    Virginia are two things), else its canonical name; names compared lower-case without dots."""
+    name_key = _lookup_key(pl.col("name"))
+    if "geonames_id" not in mentions.collect_schema().names():
+        return name_key
+    return (pl.when(~pl.col("kind").is_in(_DICTIONARY_KEYED).fill_null(False) & pl.col("geonames_id").is_not_null())
+            .then(pl.format("geonames:{}", pl.col("geonames_id")))
+            .otherwise(name_key))
+
+
+def _entity_id(key: pl.Expr) -> pl.Expr:
+    return stable_id(key)
+
+
+def keyed_mentions(mentions: pl.LazyFrame) -> pl.LazyFrame:
+    """The resolved mentions (mention_id) with entity_key and entity_id recomputed from the
+    name, dictionary kind and, when the frame has it, geonames_id: call it again after adding
+    geonames_id so that a geocoded place gets its place's id."""
+    return mentions.with_columns(entity_key=entity_key(mentions)).with_columns(
+        entity_id=_entity_id(pl.col("entity_key")))
 
 
 def article_entity_mentions(documents: pl.LazyFrame, spans: pl.LazyFrame) -> pl.LazyFrame:
@@ -53,7 +82,7 @@ def article_entity_mentions(documents: pl.LazyFrame, spans: pl.LazyFrame) -> pl.
               maintain_order="left")
         .with_columns(
             mention_id=stable_id(pl.col("article_id"), pl.col("field"), pl.col("start_char"), pl.col("end_char")),
-            entity_id=_entity_id(canonical_entity_name(pl.col("text")), pl.col("label")),
+            entity_id=_entity_id(_lookup_key(pl.col("text"))),
         )
         .select(ENTITY_MENTIONS.columns)
     )
@@ -98,11 +127,112 @@ def actor_keys(actors: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
+def _composed_codes(base: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.LazyFrame | None) -> pl.LazyFrame:
+    """`base` with a code for a name the dictionaries do not know made of a country or nationality
+    and an agent noun ("Iranian Government" -> IRNGOV, "U.S. Senate" -> USALEG): the composition
+    the coder makes of "Iranian officials" (transforms.events, `_resolved`), from the same agent
+    nouns (lexicons/agents.tsv)."""
+    if agents is None:
+        return base
+    states = keys.filter(pl.col("kind").is_in(["country", "nationality"]) & (pl.col("actor_code").str.len_chars() == 3)
+                         ).select(pl.col("key").alias("_owner_key"), pl.col("actor_code").alias("_owner_code"),
+                                  pl.col("country_code").alias("_owner_country"))
+    nouns = agents.select(pl.col("noun").str.to_lowercase().alias("_head"), pl.col("agent_code").alias("_agent")
+                          ).unique("_head", keep="first", maintain_order=True)
+    words = pl.col("_name").str.split(" ")
+    composable = pl.col("actor_code").is_null() & pl.col("_owner_code").is_not_null() & pl.col("_agent").is_not_null()
+    return (
+        base.with_columns(_owner_key=_lookup_key(words.list.slice(0, words.list.len() - 1).list.join(" ")),
+                          _head=words.list.last().str.to_lowercase())
+        .join(states, on="_owner_key", how="left", maintain_order="left")
+        .join(nouns, on="_head", how="left", maintain_order="left")
+        .with_columns(
+            actor_code=pl.when(composable).then(pl.col("_owner_code") + pl.col("_agent")).otherwise("actor_code"),
+            country_code=pl.when(composable).then("_owner_country").otherwise("country_code"),
+        )
+        .drop("_owner_key", "_head", "_owner_code", "_owner_country", "_agent")
+    )
+
+
+# Words an acronym skips ("National Aeronautics and Space Administration" -> NASA).
+_ACRONYM_SKIPS = ("of", "and", "the", "for", "on", "in", "to", "de", "&")
+
+
+def _short_forms(resolved: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per (article_id, short form key) an organisation's full name in that article
+    stands for, with the full name's entity: the name after a country it starts with ("United
+    States Congress" -> "Congress", "U.S. Senate" -> "Senate"), a party's adjective ("Democratic
+    Party" -> "Democratic") and its acronym ("World Health Organization" -> "WHO"). The most used
+    full name wins a short form two share, then the first."""
+    countries = keys.filter(pl.col("kind").is_in(["country", "nationality"])).select("key")
+    full = resolved.filter((pl.col("entity_label") == "ORG") & pl.col("name").str.contains(" "))
+    words = pl.col("name").str.split(" ")
+    after_country = (
+        full.with_columns(_words=words).with_columns(_n=pl.int_ranges(1, pl.col("_words").list.len()))
+        .explode("_n")
+        .with_columns(_prefix=_lookup_key(pl.col("_words").list.slice(0, pl.col("_n")).list.join(" ")),
+                      _short=pl.col("_words").list.slice(pl.col("_n")).list.join(" "))
+        .join(countries, left_on="_prefix", right_on="key", how="semi")
+        .with_columns(_reason=pl.lit("short form"))
+    )
+    party = full.filter(words.list.last() == "Party").with_columns(
+        _short=words.list.slice(0, words.list.len() - 1).list.join(" "), _reason=pl.lit("short form"))
+    initials = words.list.eval(pl.element().filter(~pl.element().str.to_lowercase().is_in(_ACRONYM_SKIPS))
+                               .str.slice(0, 1)).list.join("")
+    acronym = full.with_columns(_short=initials, _reason=pl.lit("acronym")).filter(
+        (pl.col("_short").str.len_chars() >= 2) & (pl.col("_short") == pl.col("_short").str.to_uppercase()))
+    columns = ["article_id", "_short", "name", "entity_label", "actor_code", "country_code", "kind", "start_char",
+               "_reason"]
+    return (
+        pl.concat([f.select(columns) for f in (after_country, party, acronym)])
+        .with_columns(_short=_lookup_key(pl.col("_short")))
+        .group_by("article_id", "_short", "name")
+        .agg(pl.len().alias("_uses"), pl.col("start_char").min().alias("_first"),
+             pl.col("entity_label", "_reason").first(), pl.col("actor_code", "country_code", "kind").drop_nulls().first())
+        .sort("article_id", "_short", "_uses", "_first", "name", descending=[False, False, True, False, False])
+        .unique(["article_id", "_short"], keep="first", maintain_order=True)
+        .select("article_id", "_short", pl.col("name").alias("_full"), pl.col("entity_label").alias("_full_label"),
+                pl.col("actor_code").alias("_full_code"), pl.col("country_code").alias("_full_country"),
+                pl.col("kind").alias("_full_kind"), "_reason")
+    )
+
+
+def _linked_to(frame: pl.LazyFrame, full_names: pl.LazyFrame, short: pl.Expr, reason: pl.Expr) -> pl.LazyFrame:
+    """`frame` with the mentions whose `short` key is a short form in `full_names` (article_id,
+    _short, _full, _full_label, _full_code, _full_country, _full_kind) renamed to the full name,
+    when the dictionaries gave them no code of their own."""
+    linkable = pl.col("_full").is_not_null() & pl.col("actor_code").is_null() & (pl.col("name") != pl.col("_full"))
+    return (
+        frame.with_columns(_short=short)
+        .join(full_names, on=["article_id", "_short"], how="left", maintain_order="left")
+        .with_columns(
+            alias_reason=pl.when(linkable).then(reason).otherwise("alias_reason"),
+            name=pl.when(linkable).then("_full").otherwise("name"),
+            entity_label=pl.when(linkable).then("_full_label").otherwise("entity_label"),
+            actor_code=pl.when(linkable).then("_full_code").otherwise("actor_code"),
+            country_code=pl.when(linkable).then("_full_country").otherwise("country_code"),
+            kind=pl.when(linkable).then("_full_kind").otherwise("kind"),
+        )
+        .drop("_short", "_full", "_full_label", "_full_code", "_full_country", "_full_kind")
+    )
+
+
+# A place written in capitals at the start of a field ("GREECE", "ATHENS 1996-08-22", "LONDON,
+# Aug 22 (Reuters) -") is the story's dateline: it names the place the story was filed from, and
+# is no actor of what the sentence after it says.
+_DATELINE = r"^[A-Z][A-Z .'-]{2,}$"
+
+
+def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """The mentions (mention_id) linked to canonical entities: dictionary names get their canonical
-    name, label and CAMEO codes ("U.S." -> United States, USA; "Qatari" -> Qatar); inside an article
-    a lone surname joins the full name mentioned there ("Trump" -> Donald Trump, as PERSON).
-    Adds name, entity_label, actor_code, country_code, kind and recomputes entity_id."""
+    name, label and CAMEO codes ("U.S." -> United States, USA; "Qatari" -> Qatar); a country and
+    an agent noun of `agents` (noun, agent_code) compose a code ("Iranian Government" -> IRNGOV);
+    inside an article a lone surname joins the full name mentioned there ("Trump" -> Donald
+    Trump, as PERSON), and so do an organisation's short forms ("Congress" after "United States
+    Congress", "WHO" after "World Health Organization"). A dateline place keeps its entity but no
+    actor code. Adds name, entity_label, actor_code, country_code, kind, alias_reason (why the
+    name differs from the text: dictionary, surname, short form, acronym; null when it does
+    not), entity_key and entity_id (see `entity_key`)."""
     base = (
         mentions.with_columns(key=_lookup_key(pl.col("text")), _name=canonical_entity_name(pl.col("text")))
         .join(keys, on="key", how="left", maintain_order="left")
@@ -140,8 +270,12 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFram
             name=pl.coalesce("actor_name", "_name"),
             entity_label=pl.when(pl.col("kind").is_in(["country", "nationality"])).then(pl.lit("GPE"))
             .otherwise(pl.coalesce("actor_label", "label")),
+            alias_reason=pl.when(pl.col("actor_name").is_not_null()
+                                 & (_lookup_key(pl.col("actor_name")) != _lookup_key(pl.col("_name"))))
+            .then(pl.lit("dictionary")),
         )
     )
+    base = _composed_codes(base, keys, agents)
     people = (
         base.filter((pl.col("entity_label") == "PERSON") & pl.col("name").str.contains(" "))
         .group_by("article_id", "name")
@@ -151,27 +285,52 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFram
         .with_columns(_short=pl.col("name").str.split(" ").list.last())
         .sort("article_id", "_short", "_uses", "_first", "name", descending=[False, False, True, False, False])
         .unique(["article_id", "_short"], keep="first", maintain_order=True)
-        .select("article_id", "_short", pl.col("name").alias("_full"), pl.col("actor_code").alias("_full_code"),
-                pl.col("country_code").alias("_full_country"), pl.col("kind").alias("_full_kind"))
+        .select("article_id", "_short", pl.col("name").alias("_full"), pl.lit("PERSON").alias("_full_label"),
+                pl.col("actor_code").alias("_full_code"), pl.col("country_code").alias("_full_country"),
+                pl.col("kind").alias("_full_kind"))
     )
-    linkable = pl.col("_full").is_not_null() & pl.col("actor_code").is_null() & ~pl.col("name").str.contains(" ")
-    return (
-        base.join(people, left_on=["article_id", "name"], right_on=["article_id", "_short"], how="left",
-                  maintain_order="left")
-        .with_columns(
-            name=pl.when(linkable).then("_full").otherwise("name"),
-            entity_label=pl.when(linkable).then(pl.lit("PERSON")).otherwise("entity_label"),
-            actor_code=pl.when(linkable).then("_full_code").otherwise("actor_code"),
-            country_code=pl.when(linkable).then("_full_country").otherwise("country_code"),
-            kind=pl.when(linkable).then("_full_kind").otherwise("kind"),
-        )
-        .with_columns(
+    # A one-word name only: "Trump" joins Donald Trump, "Lake Trump" stays itself.
+    single = pl.when(~pl.col("name").str.contains(" ")).then(pl.col("name"))
+    linked = _linked_to(base, people, single, pl.lit("surname"))
+    linked = _linked_to(linked, _short_forms(linked, keys).drop("_reason"), _lookup_key(pl.col("name")),
+                        pl.lit("short form"))
+    # The acronym's reason is told apart after the join: the short forms of one full name share a key.
+    linked = linked.with_columns(alias_reason=pl.when(
+        (pl.col("alias_reason") == "short form") & canonical_entity_name(pl.col("text")).str.contains(r"^[A-Z]+$")
+    ).then(pl.lit("acronym")).otherwise("alias_reason"))
+    # Four capitals at least: "U.S." or "USA" opening a headline is the country acting.
+    is_dateline = ((pl.col("start_char") == 0) & pl.col("text").str.contains(_DATELINE)
+                   & (pl.col("text").str.count_matches(r"[A-Z]") >= 4)
+                   & pl.col("kind").is_in(["country", "capital"]) & pl.col("entity_label").is_in(["GPE", "LOC"]))
+    return keyed_mentions(
+        linked.with_columns(
             # The mention keeps its own label unless the entity layer corrected it; a nationality
             # stays NORP while its entity is the country.
             label=pl.when(pl.col("kind") == "nationality").then(pl.lit("NORP")).otherwise("entity_label"),
-            entity_id=_entity_id(pl.col("name"), pl.col("entity_label")),
+            actor_code=pl.when(is_dateline).then(None).otherwise("actor_code"),
         )
-        .drop("key", "_name", "actor_label", "actor_name", "_full", "_full_code", "_full_country", "_full_kind")
+        .drop("key", "_name", "actor_label", "actor_name")
+    )
+
+
+def _votes_for(label: pl.Expr, actor_code: pl.Expr, country_code: pl.Expr) -> pl.Expr:
+    """The label a mention votes for its entity: its own, but a nationality ("Qatari", NORP) of a
+    country entity (its actor code is the country's) votes GPE, as the country's name does."""
+    return (pl.when((label == "NORP") & (actor_code == country_code) & (actor_code.str.len_chars() == 3))
+            .then(pl.lit("GPE")).otherwise(label))
+
+
+def entity_labels(mentions: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per entity (entity_id) with its label: the label most of its mentions vote for
+    (`_votes_for`), ties to the first in alphabetical order. Entities a run touches are relabelled
+    in the warehouse the same way (warehouse/sql/refresh_entity_labels.sql)."""
+    return (
+        mentions.group_by("entity_id", _votes_for(pl.col("label"), pl.col("actor_code"), pl.col("country_code"))
+                          .alias("label"))
+        .agg(pl.len().alias("_votes"))
+        .sort("entity_id", "_votes", "label", descending=[False, True, False])
+        .unique("entity_id", keep="first", maintain_order=True)
+        .select("entity_id", "label")
     )
 
 
@@ -188,14 +347,14 @@ def entities(mentions: pl.LazyFrame) -> pl.LazyFrame:
         .select("entity_id", "name")
     )
     counts = mentions.group_by("entity_id").agg(
-        pl.col("entity_label").first().alias("label"),
-        pl.col("actor_code").drop_nulls().first(),
-        pl.col("country_code").drop_nulls().first(),
+        pl.col("actor_code").drop_nulls().sort().first(),
+        pl.col("country_code").drop_nulls().sort().first(),
         pl.len().cast(pl.Int64).alias("mention_count"),
         pl.col("article_id").n_unique().cast(pl.Int64).alias("article_count"),
     )
     return (
-        names.join(counts, on="entity_id", how="inner")
+        names.join(entity_labels(mentions), on="entity_id", how="inner")
+        .join(counts, on="entity_id", how="inner")
         .select("entity_id", "name", "label", "actor_code", "country_code", "mention_count", "article_count")
         .sort("entity_id")
     )

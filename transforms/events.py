@@ -238,6 +238,11 @@ class _Sentence:
             owners = [(o, e) for p in self.kids(noun, "prep") if p.text.lower() in ("in", "from")
                       for o in self.kids(p, "pobj") for e in [self.entity_at(o)]
                       if e is not None and e.get("kind") == "country"][:1]
+        if not agent and noun.pos == "PROPN":
+            # A nationality before a name the model left untagged ("German Santa", "Greek
+            # Cypriot Andreas") says where someone is from, not that the country acts; a common
+            # noun ("German tourists") or an agent ("German officials") still takes the country.
+            owners = [(m, e) for m, e in owners if e.get("kind") != "nationality"]
         if not owners and not agent:
             return []
         if as_subject and not self._may_be_actor(noun):
