@@ -165,6 +165,20 @@ def test_an_active_sentence_gives_source_target_and_spans():
             _word("Hamas", "Hamas", "PROPN", "NNP", "dobj", 2),
             _word(".", ".", "PUNCT", ".", "punct", 2),
         ], [("174", "QATGOV", "PSEREBHMS", False, False)], id="nationality-and-agent-noun"),
+        pytest.param([
+            _word("Qatari", "Qatari", "ADJ", "JJ", "amod", 1),
+            _word("Santa", "Santa", "PROPN", "NNP", "nsubj", 2),
+            _word("expelled", "expel", "VERB", "VBD", "ROOT", 2),
+            _word("Hamas", "Hamas", "PROPN", "NNP", "dobj", 2),
+            _word(".", ".", "PUNCT", ".", "punct", 2),
+        ], [], id="a-nationality-before-an-untagged-name-is-not-the-country"),
+        pytest.param([
+            _word("Qatari", "Qatari", "ADJ", "JJ", "amod", 1),
+            _word("students", "student", "NOUN", "NNS", "nsubj", 2),
+            _word("expelled", "expel", "VERB", "VBD", "ROOT", 2),
+            _word("Hamas", "Hamas", "PROPN", "NNP", "dobj", 2),
+            _word(".", ".", "PUNCT", ".", "punct", 2),
+        ], [("174", "QAT", "PSEREBHMS", False, False)], id="a-nationality-before-a-common-noun-is-the-country"),
     ],
 )
 def test_coded_events_of_literal_parses(words, expected):
