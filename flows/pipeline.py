@@ -25,11 +25,11 @@ from flows import lifecycle, progress
 from flows.isolation import isolated
 from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
-from schemas import ARTICLES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
+from schemas import ARTICLES, ENTITIES, ENTITY_ALIASES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
 from transforms.coder.actors import dated_actor_codes
 from transforms.dates import resolved_event_dates
-from transforms.entities import entities, mention_checks, nlp_documents
+from transforms.entities import entities, entity_aliases, mention_checks, nlp_documents
 from transforms.events import (
     dated_event_mentions,
     event_checks,
@@ -664,6 +664,9 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         articles=conformed(to_load, ARTICLES),
         entity_mentions=conformed(good_mentions, ENTITY_MENTIONS),
         entities=conformed(good_entities, ENTITIES),
+        entity_aliases=conformed(entity_aliases(language.mentions.lazy().join(
+            good_mentions.lazy().select("mention_id"), on="mention_id", how="semi"), run_id, started_at).collect(),
+            ENTITY_ALIASES),
         event_mentions=conformed(good_event_mentions, EVENT_MENTIONS),
         events=conformed(good_events, EVENTS),
         quarantine=conformed(quarantine, QUARANTINE),

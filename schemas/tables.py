@@ -167,13 +167,75 @@ ENTITIES = Table(
     allowed={"label": ENTITY_LABELS},
     ranges={"mention_count": (1, None), "article_count": (1, None)},
     descriptions={
-        "entity_id": "key: id of the canonical entity (canonical name + label)",
-        "name": "canonical name of the entity",
-        "label": "spaCy entity label (PERSON, ORG, GPE, ...)",
+        "entity_id": "key: id of the canonical entity, from its identity whatever its label: the dictionary "
+                     "actor's canonical name, else a geocoded place's GeoNames id, else its canonical name",
+        "name": "canonical name of the entity (the dictionary's, else the one its mentions use most)",
+        "label": "spaCy entity label most of its mentions carry (PERSON, ORG, GPE, ...; a nationality votes for "
+                 "its country, ties to the first label alphabetically)",
         "actor_code": "CAMEO actor code from the actor dictionaries (e.g. USA, PSEREBHMS, IGOUNO); null if none",
         "country_code": "CAMEO / ISO 3166 alpha-3 country the entity belongs to; null if none",
         "mention_count": "mentions of the entity across all stored articles",
         "article_count": "distinct stored articles that mention the entity",
+    },
+)
+
+# The names an entity was found under, where the entity layer linked a mention to another name
+# (transforms.entities.resolved_mentions: a dictionary alias, a surname, a short form, an acronym).
+ENTITY_ALIAS_REASONS = ("dictionary", "surname", "short form", "acronym")
+ENTITY_ALIASES = Table(
+    name="entity_aliases",
+    grain="one row per name an entity was found under that differs from its canonical name",
+    schema=pl.Schema(
+        {
+            "entity_id": pl.String,
+            "alias": pl.String,
+            "reason": pl.String,
+            "run_id": pl.String,
+            "first_seen_at": UTC_TS,
+        }
+    ),
+    key=("entity_id", "alias"),
+    required=("entity_id", "alias", "reason", "run_id", "first_seen_at"),
+    allowed={"reason": ENTITY_ALIAS_REASONS},
+    descriptions={
+        "entity_id": "key: the entity (entities.entity_id)",
+        "alias": "key: the name as an article wrote it, canonical form (a leading 'the' and a possessive removed)",
+        "reason": "why the mention was linked to the entity: 'dictionary' (an actor dictionary lists the name), "
+                  "'surname' (a full name in the same article), 'short form' (an organisation's full name in the "
+                  "same article: 'Congress' after 'United States Congress'), 'acronym' (its initials)",
+        "run_id": "the run that first linked the name to the entity (runs.run_id)",
+        "first_seen_at": "when that run started, UTC",
+    },
+)
+
+# Written by the load itself (not staged by the flow): an entity id that stopped being used
+# because its entity became part of another, so that a query or export holding the old id can
+# follow it. Ids are a function of the entity's identity (see entities.entity_id), so a run
+# merges nothing by itself; the upgrade of a warehouse of label-bound ids does.
+ENTITY_MERGES = Table(
+    name="entity_merges",
+    grain="one row per retired entity id: the entity it became part of, when and why",
+    schema=pl.Schema(
+        {
+            "from_entity_id": pl.String,
+            "to_entity_id": pl.String,
+            "from_name": pl.String,
+            "from_label": pl.String,
+            "reason": pl.String,
+            "run_id": pl.String,
+            "merged_at": UTC_TS,
+        }
+    ),
+    key=("from_entity_id",),
+    required=("from_entity_id", "to_entity_id", "reason", "run_id", "merged_at"),
+    descriptions={
+        "from_entity_id": "key: the retired entity id (no longer in entities or entity_mentions)",
+        "to_entity_id": "the entity it is now part of (entities.entity_id)",
+        "from_name": "the retired entity's name",
+        "from_label": "the retired entity's label",
+        "reason": "why: e.g. 'label-free ids' (one entity per name whatever its NER label, issue 20)",
+        "run_id": "the run whose commit made the change (runs.run_id)",
+        "merged_at": "when, UTC",
     },
 )
 
@@ -503,11 +565,12 @@ TABLE_UPDATES = Table(
 
 # The tables a run stages (one frame each per chunk).
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, EVENT_MENTIONS, EVENTS, QUARANTINE, RUNS,
+    t.name: t for t in (ARTICLES, ENTITY_MENTIONS, ENTITIES, ENTITY_ALIASES, EVENT_MENTIONS, EVENTS, QUARANTINE, RUNS,
                         VALIDATION_RESULTS, FETCH_STATE)
 }
 # Every base table of the warehouse: the staged ones and those the commit writes itself.
-BASE_TABLES: dict[str, Table] = {**TABLES, TABLE_UPDATES.name: TABLE_UPDATES, CAMEO_CODES.name: CAMEO_CODES}
+BASE_TABLES: dict[str, Table] = {**TABLES, ENTITY_MERGES.name: ENTITY_MERGES, TABLE_UPDATES.name: TABLE_UPDATES,
+                                  CAMEO_CODES.name: CAMEO_CODES}
 
 
 @dataclass(frozen=True)
@@ -528,6 +591,8 @@ SLICING: dict[str, Slicing] = {
     "entity_mentions": Slicing(via=("article_id", "articles")),
     "event_mentions": Slicing(via=("article_id", "articles")),
     "entities": Slicing(via=("entity_id", "entity_mentions")),
+    "entity_aliases": Slicing(via=("entity_id", "entity_mentions")),
+    "entity_merges": Slicing(date="merged_at"),
     "events": Slicing(date="event_date", via=("event_id", "event_mentions")),
     "quarantine": Slicing(date="quarantined_at"),
     "runs": Slicing(date="started_at"),

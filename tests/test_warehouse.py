@@ -17,6 +17,7 @@ import pytest
 from schemas import ARTICLES, BASE_TABLES, TABLES, TABLE_UPDATES, VIEWS
 from schemas.derive import duckdb_type
 from warehouse import store as store_module
+from transforms.normalize import stable_id
 from warehouse.store import RunTables, SnapshotMissing, Warehouse, WarehouseMissing
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -64,7 +65,8 @@ def test_publish_loads_every_table_in_one_snapshot_named_by_the_run(tmp_path):
     snapshot = store.publish("r1", _run("r1", T0))
     assert dict(store.table_counts().iter_rows()) == {
         "articles": 1, "entities": 1, "entity_mentions": 1, "event_mentions": 0, "events": 0, "quarantine": 0,
-        "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 6, "cameo_codes": 311}
+        "runs": 1, "validation_results": 0, "fetch_state": 1, "table_updates": 6, "cameo_codes": 311,
+        "entity_aliases": 0, "entity_merges": 0}
     # only the tables the run wrote rows to (the codebook: loaded by the first run)
     assert store.query("SELECT table_name, run_id, rows_written FROM table_updates ORDER BY 1").rows() == [
         ("articles", "r1", 1), ("cameo_codes", "r1", 311), ("entities", "r1", 1), ("entity_mentions", "r1", 1),
@@ -290,20 +292,35 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
     with gzip.open(LEGACY) as packed, (root / "newsflow.duckdb").open("wb") as out:
         shutil.copyfileobj(packed, out)
     with duckdb.connect(str(root / "newsflow.duckdb"), read_only=True) as old:
+        present = {r[0] for r in old.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         expected = {name: old.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-                    for name in [*TABLES, "table_updates"]}
+                    for name in [*TABLES, "table_updates"] if name in present}
+        stored_entities = old.execute("SELECT entity_id, name, label FROM entities").pl()
     store = Warehouse(root)
     assert store.needs_migration()
     counts = dict(store.table_counts().iter_rows())  # first use: migrated, then read
     assert not store.needs_migration()
     assert (root / "newsflow.duckdb.migrated").exists() and not (root / "newsflow.duckdb").exists()
-    # the old file had no codebook table: the migration loads the shipped one
-    assert counts == {**{name: len(rows) for name, rows in expected.items()}, "cameo_codes": 311}
+    # the old file had no codebook table: the migration loads the shipped one; its entity ids
+    # were label + name: each is retired for the id of its name, and recorded
+    merges = dict(store.query("SELECT from_entity_id, to_entity_id FROM entity_merges").rows())
+    assert set(merges) == set(stored_entities["entity_id"])
+    assert store.query("SELECT DISTINCT run_id FROM entity_merges").rows() == [("migrated from newsflow.duckdb",)]
+    merged = len(merges) - len(set(merges.values()))  # names the old ids split under two labels
+    assert counts == {**{name: len(rows) for name, rows in expected.items()}, "cameo_codes": 311,
+                      "entities": len(expected["entities"]) - merged, "entity_aliases": 0,
+                      "entity_merges": len(merges)}
     assert counts["articles"] == 1 and counts["entity_mentions"] > 10
+    renamed = {"entity_mentions": ("entity_id",), "events": ("actor1_entity_id", "actor2_entity_id")}
     for name, rows in expected.items():
+        if name == "entities":
+            continue
         columns = [c for c in (TABLES.get(name) or TABLE_UPDATES).columns if c != "snapshot_id"]
+        at = [columns.index(c) for c in renamed.get(name, ())]
+        want = sorted(tuple(merges.get(v, v) if i in at else v for i, v in enumerate(r[:len(columns)])) for r in rows)
         got = store.query(f"SELECT {', '.join(columns)} FROM {name} ORDER BY ALL").rows()
-        assert got == [tuple(r[:len(columns)]) for r in rows], name
+        assert got == want, name
+    assert store.query("SELECT sum(mention_count) FROM entities").item() == counts["entity_mentions"]
     assert [r for r in store.history()["run_id"]] == ["migrated from newsflow.duckdb"]
     # a run after the migration adds to what was migrated
     store.publish("r1", _run("r1", T0))
@@ -323,3 +340,74 @@ def test_counts_grow_with_new_articles_and_are_recomputed_when_one_changes(tmp_p
     store.publish("r3", _run("r3", T1, text="Egypt mediates.", mentions=(("Egypt", 0, 5),)))
     assert store.query("SELECT name, mention_count, article_count FROM entities ORDER BY name").rows() == [
         ("Egypt", 1, 1), ("Qatar", 1, 1)]
+
+
+def _qatar_run(run_id: str, at: datetime, article_id: str, labels: tuple[str, ...],
+               aliases: tuple[tuple[str, str], ...] = ()) -> RunTables:
+    """A new article naming the entity 'Qatar' once per label of `labels`, with `aliases` (alias, reason)."""
+    run = _run(run_id, at)
+    mentions = _frame("entity_mentions", [
+        {"mention_id": f"m-{article_id}-{i}", "article_id": article_id, "entity_id": "e-Qatar", "field": "text",
+         "text": "Qatar", "label": label, "start_char": 0, "end_char": 5, "sentence_index": 0}
+        for i, label in enumerate(labels)])
+    vote = max(sorted(set(labels)), key=labels.count)
+    return RunTables(**{
+        **run.__dict__, "articles": run.articles.with_columns(article_id=pl.lit(article_id)),
+        "entity_mentions": mentions,
+        "entities": _frame("entities", [{"entity_id": "e-Qatar", "name": "Qatar", "label": vote,
+                                         "mention_count": len(labels), "article_count": 1}]),
+        "entity_aliases": _frame("entity_aliases", [{"entity_id": "e-Qatar", "alias": a, "reason": r, "run_id": run_id,
+                                                     "first_seen_at": at} for a, r in aliases]),
+    })
+
+
+def test_an_entitys_label_is_the_vote_of_all_its_stored_mentions(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _qatar_run("r1", T0, "a1", ("GPE", "GPE", "ORG")))
+    # The run's own mentions vote ORG; with the stored ones it is 2 to 2, and a tie goes to GPE.
+    store.publish("r2", _qatar_run("r2", T1, "a2", ("ORG",)))
+    assert store.query("SELECT label, mention_count FROM entities").row(0) == ("GPE", 4)
+    store.publish("r3", _qatar_run("r3", T1, "a3", ("ORG", "ORG")))  # now 4 ORG to 2 GPE
+    assert store.query("SELECT label, mention_count FROM entities").row(0) == ("ORG", 6)
+    # a changed article's mentions are replaced: a3's two ORG become one GPE, 3 GPE to 2 ORG
+    store.publish("r4", _qatar_run("r4", T1, "a3", ("GPE",)))
+    assert store.query("SELECT label, mention_count FROM entities").row(0) == ("GPE", 5)
+
+
+def test_aliases_keep_the_run_that_first_found_them(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _qatar_run("r1", T0, "a1", ("GPE",), aliases=(("Qatari", "dictionary"),)))
+    store.publish("r2", _qatar_run("r2", T1, "a2", ("GPE",), aliases=(("Qatari", "dictionary"), ("QA", "acronym"))))
+    assert store.query("SELECT alias, reason, run_id FROM entity_aliases ORDER BY alias").rows() == [
+        ("QA", "acronym", "r2"), ("Qatari", "dictionary", "r1")]
+
+
+def test_a_lake_of_label_bound_entity_ids_is_upgraded_and_the_retired_ids_recorded(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    first = _run("r1", T0, text="Qatar, Qatar.", mentions=(("Qatar", 0, 5), ("Qatar", 7, 12)))
+    # What a version with label-bound ids wrote: "Qatar" as GPE and as ORG, two entities.
+    first = RunTables(**{
+        **first.__dict__,
+        "entity_mentions": first.entity_mentions.with_columns(
+            mention_id=pl.Series(["m1", "m2"]), entity_id=pl.Series(["old-gpe", "old-org"]),
+            label=pl.Series(["GPE", "ORG"])),
+        "entities": _frame("entities", [
+            {"entity_id": "old-gpe", "name": "Qatar", "label": "GPE", "mention_count": 1, "article_count": 1},
+            {"entity_id": "old-org", "name": "Qatar", "label": "ORG", "mention_count": 1, "article_count": 1}]),
+    })
+    store.publish("r1", first)
+    with store.connect(read_only=False) as con:
+        con.execute("DROP TABLE entity_merges; DROP TABLE entity_aliases")
+    qatar = pl.select(stable_id(pl.lit("qatar"))).item()
+    second = _qatar_run("r2", T1, "a2", ("GPE",))
+    second = RunTables(**{**second.__dict__,
+                          "entity_mentions": second.entity_mentions.with_columns(entity_id=pl.lit(qatar)),
+                          "entities": second.entities.with_columns(entity_id=pl.lit(qatar))})
+    store.publish("r2", second)
+    assert store.query("SELECT entity_id, name, label, mention_count, article_count FROM entities").rows() == [
+        (qatar, "Qatar", "GPE", 3, 2)]
+    assert store.query("SELECT DISTINCT entity_id FROM entity_mentions").rows() == [(qatar,)]
+    assert store.query("SELECT from_entity_id, to_entity_id, from_label, run_id FROM entity_merges ORDER BY 1").rows() == [
+        ("old-gpe", qatar, "GPE", "r2"), ("old-org", qatar, "ORG", "r2")]
+    store.publish("r3", _qatar_run("r3", T1, "a3", ("GPE",)))  # upgraded once only
+    assert store.query("SELECT count(*) FROM entity_merges").item() == 2

@@ -358,3 +358,28 @@ def entities(mentions: pl.LazyFrame) -> pl.LazyFrame:
         .select("entity_id", "name", "label", "actor_code", "country_code", "mention_count", "article_count")
         .sort("entity_id")
     )
+
+
+def entity_aliases(mentions: pl.LazyFrame, run_id: str, at) -> pl.LazyFrame:
+    """One row per (entity_id, alias) the resolved `mentions` linked under another name than the
+    entity's (alias_reason set), found by run `run_id` started `at`."""
+    return (
+        mentions.filter(pl.col("alias_reason").is_not_null())
+        .select("entity_id", canonical_entity_name(pl.col("text")).alias("alias"), pl.col("alias_reason").alias("reason"))
+        .sort("entity_id", "alias", "reason")
+        .unique(["entity_id", "alias"], keep="first", maintain_order=True)
+        .with_columns(run_id=pl.lit(run_id, pl.String), first_seen_at=pl.lit(at).cast(pl.Datetime("us", "UTC")))
+    )
+
+
+def stored_entity_ids(stored: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per stored entity (from_entity_id; entity_id, name, label as a warehouse of
+    label-bound ids holds them) whose id is not the id of its identity, with that id
+    (to_entity_id): what an upgrade to label-free ids rewrites and records."""
+    return (
+        stored.select(pl.col("entity_id").alias("from_entity_id"),
+                      _entity_id(_lookup_key(pl.col("name"))).alias("to_entity_id"),
+                      pl.col("name").alias("from_name"), pl.col("label").alias("from_label"))
+        .filter(pl.col("from_entity_id") != pl.col("to_entity_id"))
+        .sort("from_entity_id")
+    )

@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from schemas import (
-    ARTICLES, BASE_TABLES, CAMEO_CODES, ENTITIES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE,
+    ARTICLES, BASE_TABLES, CAMEO_CODES, ENTITIES, ENTITY_ALIASES, ENTITY_MERGES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE,
     RUNS, TABLES, VALIDATION_RESULTS, VIEWS, Table,
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
@@ -132,6 +132,7 @@ class RunTables:
     runs: pl.DataFrame
     validation_results: pl.DataFrame
     fetch_state: pl.DataFrame
+    entity_aliases: pl.DataFrame | None = None  # none found: an empty frame
 
 
 class Warehouse:
@@ -236,7 +237,8 @@ class Warehouse:
         folder = self.staging_dir / run_id / f"{chunk:06d}"
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in TABLES.items():
-            frame = conformed(getattr(tables, name), table)
+            frame = getattr(tables, name)
+            frame = conformed(pl.DataFrame(schema=table.schema) if frame is None else frame, table)
             pq.write_table(frame.to_arrow().cast(arrow_schema(table)), folder / f"{name}.parquet")
 
     def docs_staging(self, run_id: str) -> Path:
@@ -283,8 +285,11 @@ class Warehouse:
             con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
             con.execute(f"SET temp_directory = {_literal(staging / 'spill')}")
             con.execute("BEGIN TRANSACTION")
+            label_bound = _has_label_bound_entity_ids(con)
             for table in PUBLISHED.values():
                 _create_or_migrate(con, table)
+            if label_bound:
+                _retire_label_bound_entity_ids(con, run_id)
             snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
                                    ).fetchone()[0]
             codes = _load_codebook(con)
@@ -330,6 +335,12 @@ class Warehouse:
         added = (f"(SELECT entity_id, count(*) AS mention_count, count(DISTINCT article_id) AS article_count "
                  f"FROM {_batch(ENTITY_MENTIONS, staged['entity_mentions'], staged['articles'])} GROUP BY entity_id)")
         columns = list(ENTITIES.schema)
+        # The stored label stays right when the run's mentions vote for it too (the sum of two
+        # votes won by one label is won by it); an entity they vote otherwise is relabelled from
+        # its stored mentions, so a run reads the mentions of those few entities only.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE relabel_entities AS SELECT s.entity_id FROM "
+                    f"{_batch(ENTITIES, staged['entities'])} AS s JOIN entities AS t USING (entity_id) "
+                    f"WHERE t.label IS DISTINCT FROM s.label")
         con.execute(
             "MERGE INTO entities AS t USING (SELECT e.* REPLACE ("
             + ", ".join(f"CAST(d.{c} AS {t}) AS {c}" for c, t in counted.items())
@@ -337,6 +348,8 @@ class Warehouse:
             f"ON t.entity_id = s.entity_id WHEN MATCHED THEN UPDATE SET "
             + ", ".join(f"{c} = t.{c} + s.{c}" for c in counted)
             + f" WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({', '.join('s.' + c for c in columns)})")
+        con.execute(_sql("refresh_entity_labels"))
+        con.execute(_merge(ENTITY_ALIASES, staged["entity_aliases"]))
         # Event counts include distinct sources and tone: recomputed for the run's events.
         con.execute(f"CREATE OR REPLACE TEMP TABLE touched_events AS SELECT DISTINCT event_id FROM "
                     f"{_staged(staged['event_mentions'])}")
@@ -369,6 +382,10 @@ class Warehouse:
             con.execute(_merge(mentions, staged[mentions.name], _non_key(mentions), articles=staged["articles"]))
         con.execute(_merge(ENTITIES, staged["entities"]))
         con.execute(_sql("refresh_entity_counts"))
+        # Mentions gone from a changed article vote no more: every touched entity is relabelled.
+        con.execute("CREATE OR REPLACE TEMP TABLE relabel_entities AS SELECT entity_id FROM touched_entities")
+        con.execute(_sql("refresh_entity_labels"))
+        con.execute(_merge(ENTITY_ALIASES, staged["entity_aliases"]))
         con.execute(_merge(EVENTS, staged["events"]))
         con.execute(_sql("refresh_event_counts"))
 
@@ -485,6 +502,8 @@ class Warehouse:
                         con.execute(f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(columns)} "
                                     f"FROM legacy.main.{name}")
                         copied[name] = con.execute(f"SELECT count(*) FROM legacy.main.{name}").fetchone()[0]
+                if ENTITIES.name in old:  # every single-file version had label-bound entity ids
+                    _retire_label_bound_entity_ids(con, f"migrated from {legacy.name}")
                 _load_codebook(con)
                 _create_views(con)
                 con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', 'migrated from {legacy.name}')")
@@ -703,3 +722,55 @@ def _is_write_conflict(err: duckdb.Error) -> bool:
     """Whether a failed commit met another writer (worth a new attempt), not a fault of its own."""
     message = str(err).lower()
     return "database is locked" in message or "conflict" in message
+
+
+# The reason an upgrade records for the entity ids it retires (see _retire_label_bound_entity_ids).
+LABEL_FREE_IDS = "label-free ids: one entity per name whatever its NER label (issue 20)"
+
+
+def _has_label_bound_entity_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse was written by a version whose entity ids were its label + name: it
+    has entities but no entity_merges table (which came with label-free ids)."""
+    present = set(relations(con))
+    return ENTITIES.name in present and ENTITY_MERGES.name not in present
+
+
+def _retire_label_bound_entity_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Give every stored entity the id of its identity (transforms.entities.entity_key of its
+    canonical name), merging those one name split under several labels: mentions and events
+    point to the new ids, the merged entities are recounted and relabelled by their mentions, and
+    each retired id is recorded in entity_merges. Once per warehouse, in the commit's transaction;
+    it reads the whole entities table (the only time a run does)."""
+    from transforms.entities import stored_entity_ids
+
+    stored = con.execute("SELECT entity_id, name, label, mention_count FROM entities").pl()
+    changes = stored_entity_ids(stored.lazy()).collect()
+    if not changes.height:
+        return
+    con.register("id_changes", changes.to_arrow())
+    try:
+        con.execute("UPDATE entity_mentions SET entity_id = c.to_entity_id FROM id_changes AS c "
+                    "WHERE entity_mentions.entity_id = c.from_entity_id")
+        for actor in ("actor1", "actor2"):
+            con.execute(f"UPDATE events SET {actor}_entity_id = c.to_entity_id FROM id_changes AS c "
+                        f"WHERE events.{actor}_entity_id = c.from_entity_id")
+        # One row per new id: the name, codes and label of its most mentioned old row until the
+        # counts and labels are refreshed from the mentions below.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE merged_entities AS SELECT c.to_entity_id AS entity_id, "
+            "arg_max(e.name, e.mention_count) AS name, arg_max(e.label, e.mention_count) AS label, "
+            "max(e.actor_code) AS actor_code, max(e.country_code) AS country_code, "
+            "sum(e.mention_count)::BIGINT AS mention_count, sum(e.article_count)::BIGINT AS article_count "
+            "FROM entities AS e JOIN id_changes AS c ON c.from_entity_id = e.entity_id GROUP BY ALL")
+        con.execute("DELETE FROM entities WHERE entity_id IN (SELECT from_entity_id FROM id_changes)")
+        con.execute("INSERT INTO entities BY NAME SELECT * FROM merged_entities")
+        con.execute("CREATE OR REPLACE TEMP TABLE touched_entities AS SELECT DISTINCT to_entity_id AS entity_id "
+                    "FROM id_changes")
+        con.execute(_sql("refresh_entity_counts"))
+        con.execute("CREATE OR REPLACE TEMP TABLE relabel_entities AS SELECT entity_id FROM touched_entities")
+        con.execute(_sql("refresh_entity_labels"))
+        con.execute(
+            f"INSERT INTO {ENTITY_MERGES.name} BY NAME SELECT from_entity_id, to_entity_id, from_name, from_label, "
+            f"{_literal(LABEL_FREE_IDS)} AS reason, {_literal(run_id)} AS run_id, now() AS merged_at FROM id_changes")
+    finally:
+        con.unregister("id_changes")
