@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.tables import ARTICLES, CAMEO_CODES, EVENT_MENTIONS, EVENTS, Table
+from schemas.tables import UTC_TS, ARTICLES, CAMEO_CODES, ENTITIES, EVENT_MENTIONS, EVENTS, Table
 
 
 def _taken(table: Table, *columns: str) -> tuple[dict[str, pl.DataType], dict[str, str]]:
@@ -67,8 +67,24 @@ ACTOR_NETWORK = _view(
     ),
 )
 
+ENTITY_SUMMARY = _view(
+    "entity_summary", "one row per canonical entity: its label, actor code, how many articles name it, first and "
+                      "last seen, and the other names it was found under",
+    ("entity_id",),
+    _taken(ENTITIES, "entity_id", "name", "label", "actor_code", "country_code"),
+    _own(
+        articles=(pl.Int64, "stored articles that mention the entity (entities.article_count)"),
+        mentions=(pl.Int64, "its mentions across those articles (entities.mention_count)"),
+        first_seen_at=(UTC_TS, "publication time of the first article that names it (else when that article was "
+                               "first loaded), UTC"),
+        last_seen_at=(UTC_TS, "publication time of the last article that names it (else its load time), UTC"),
+        aliases=(pl.List(pl.String), "other names the entity layer linked to it (entity_aliases.alias), sorted"),
+    ),
+)
+
 ENTITY_CO_MENTIONS = _view(
-    "entity_co_mentions", "one row per pair of entities named in the same article (entity1_id < entity2_id)",
+    "entity_co_mentions", "one row per pair of canonical entities named in the same article (entity1_id < entity2_id; "
+                          "an entity is one real thing whatever its mentions' labels)",
     ("entity1_id", "entity2_id"),
     _own(
         entity1_id=(pl.String, "first entity of the pair (entities.entity_id; the smaller id)"),
@@ -102,5 +118,6 @@ EVENT_TIMELINE = _view(
 )
 
 VIEWS: dict[str, Table] = {
-    v.name: v for v in (CONFIDENT_EVENTS, DAILY_EVENT_COUNTS, ACTOR_NETWORK, ENTITY_CO_MENTIONS, EVENT_TIMELINE)
+    v.name: v for v in (CONFIDENT_EVENTS, DAILY_EVENT_COUNTS, ACTOR_NETWORK, ENTITY_SUMMARY, ENTITY_CO_MENTIONS,
+                        EVENT_TIMELINE)
 }

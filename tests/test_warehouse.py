@@ -71,7 +71,8 @@ def test_publish_loads_every_table_in_one_snapshot_named_by_the_run(tmp_path):
     assert store.query("SELECT table_name, run_id, rows_written FROM table_updates ORDER BY 1").rows() == [
         ("articles", "r1", 1), ("cameo_codes", "r1", 311), ("entities", "r1", 1), ("entity_mentions", "r1", 1),
         ("fetch_state", "r1", 1), ("runs", "r1", 1)]
-    assert store.view_names() == ["actor_network", "confident_events", "daily_event_counts", "entity_co_mentions", "event_timeline"]
+    assert store.view_names() == ["actor_network", "confident_events", "daily_event_counts", "entity_co_mentions",
+                                  "entity_summary", "event_timeline"]
     assert _snapshots(store) == [(snapshot, "r1")]
     assert store.query("SELECT snapshot_id FROM runs").item() == snapshot
     assert (store.root / "catalog.sqlite").exists()
@@ -411,3 +412,13 @@ def test_a_lake_of_label_bound_entity_ids_is_upgraded_and_the_retired_ids_record
         ("old-gpe", qatar, "GPE", "r2"), ("old-org", qatar, "ORG", "r2")]
     store.publish("r3", _qatar_run("r3", T1, "a3", ("GPE",)))  # upgraded once only
     assert store.query("SELECT count(*) FROM entity_merges").item() == 2
+
+
+def test_the_entity_summary_has_one_row_per_entity_with_when_it_was_seen_and_its_aliases(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.publish("r1", _qatar_run("r1", T0, "a1", ("GPE", "GPE"), aliases=(("Qatari", "dictionary"),)))
+    store.publish("r2", _qatar_run("r2", T1, "a2", ("ORG",), aliases=(("State of Qatar", "dictionary"),)))
+    assert store.query("SELECT name, label, articles, mentions, first_seen_at, last_seen_at, aliases "
+                       "FROM entity_summary").rows() == [("Qatar", "GPE", 2, 3, T0, T1, ["Qatari", "State of Qatar"])]
+    pairs = store.query("SELECT count(*) FROM entity_co_mentions").item()
+    assert pairs == 0  # one entity, whatever its mentions' labels: no pair with itself

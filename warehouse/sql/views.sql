@@ -28,6 +28,23 @@ WHERE NOT is_negated AND NOT is_hypothetical AND coalesce(actor1_code, actor1_na
   AND coalesce(actor2_code, actor2_name) IS NOT NULL
 GROUP BY ALL;
 
+CREATE OR REPLACE VIEW entity_summary AS
+WITH seen AS (
+    SELECT m.entity_id, min(coalesce(a.published_at, a.ingested_at)) AS first_seen_at,
+           max(coalesce(a.published_at, a.ingested_at)) AS last_seen_at
+    FROM (SELECT DISTINCT entity_id, article_id FROM entity_mentions) AS m
+    JOIN articles AS a USING (article_id)
+    GROUP BY m.entity_id
+), named AS (
+    SELECT entity_id, list(DISTINCT alias ORDER BY alias) AS aliases FROM entity_aliases GROUP BY entity_id
+)
+SELECT e.entity_id, e.name, e.label, e.actor_code, e.country_code,
+       e.article_count AS articles, e.mention_count AS mentions, s.first_seen_at, s.last_seen_at,
+       coalesce(n.aliases, []::VARCHAR[]) AS aliases
+FROM entities AS e
+LEFT JOIN seen AS s USING (entity_id)
+LEFT JOIN named AS n USING (entity_id);
+
 CREATE OR REPLACE VIEW entity_co_mentions AS
 WITH pairs AS (
     SELECT DISTINCT article_id, entity_id FROM entity_mentions
