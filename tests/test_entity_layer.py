@@ -26,6 +26,7 @@ ACTORS = pl.DataFrame(
         ("Iranian", "IRN", "IRN", "nationality", "NORP", "Iran"),
         ("Greece", "GRC", "GRC", "country", "GPE", "Greece"),
         ("Athens", "GRCGOV", "GRC", "capital", "GPE", "Athens"),
+        ("Scotland", "GBR", "GBR", "country", "GPE", "United Kingdom"),
     ],
     schema=["name", "code", "country_code", "kind", "label", "canonical"],
     orient="row",
@@ -276,3 +277,12 @@ def test_a_dateline_names_its_place_but_is_no_actor(text, start, code):
     row = _resolved([("a1", text, "GPE", start)]).row(0, named=True)
     assert row["actor_code"] == code
     assert row["entity_id"] == _entity_id(row["name"])
+
+
+@pytest.mark.parametrize(("full", "short", "short_label"), [
+    pytest.param("District Court", "D.C.", "GPE", id="a-place-is-no-acronym"),
+    pytest.param("Scotland Nicola Sturgeon", "Nicola Sturgeon", "PERSON", id="a-person-is-no-short-form"),
+])
+def test_only_an_organisation_or_group_mention_is_a_short_form(full, short, short_label):
+    resolved = _resolved([("a1", full, "ORG", 0), ("a1", short, short_label, 40)])
+    assert resolved.select("name", "label", "alias_reason").rows() == [(full, "ORG", None), (short, short_label, None)]

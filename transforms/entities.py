@@ -197,11 +197,14 @@ def _short_forms(resolved: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _linked_to(frame: pl.LazyFrame, full_names: pl.LazyFrame, short: pl.Expr, reason: pl.Expr) -> pl.LazyFrame:
+def _linked_to(frame: pl.LazyFrame, full_names: pl.LazyFrame, short: pl.Expr, reason: pl.Expr,
+               labels: tuple[str, ...] | None = None) -> pl.LazyFrame:
     """`frame` with the mentions whose `short` key is a short form in `full_names` (article_id,
     _short, _full, _full_label, _full_code, _full_country, _full_kind) renamed to the full name,
-    when the dictionaries gave them no code of their own."""
+    when the dictionaries gave them no code of their own (and, with `labels`, they carry one of them)."""
     linkable = pl.col("_full").is_not_null() & pl.col("actor_code").is_null() & (pl.col("name") != pl.col("_full"))
+    if labels is not None:
+        linkable = linkable & pl.col("entity_label").is_in(labels)
     return (
         frame.with_columns(_short=short)
         .join(full_names, on=["article_id", "_short"], how="left", maintain_order="left")
@@ -292,8 +295,10 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.Laz
     # A one-word name only: "Trump" joins Donald Trump, "Lake Trump" stays itself.
     single = pl.when(~pl.col("name").str.contains(" ")).then(pl.col("name"))
     linked = _linked_to(base, people, single, pl.lit("surname"))
+    # An organisation's short form is one a model reads as an organisation or a group's adjective:
+    # "D.C." (a place) is not the District Court, "Nicola Sturgeon" not a span "Scotland Nicola Sturgeon".
     linked = _linked_to(linked, _short_forms(linked, keys).drop("_reason"), _lookup_key(pl.col("name")),
-                        pl.lit("short form"))
+                        pl.lit("short form"), labels=("ORG", "NORP"))
     # The acronym's reason is told apart after the join: the short forms of one full name share a key.
     linked = linked.with_columns(alias_reason=pl.when(
         (pl.col("alias_reason") == "short form") & canonical_entity_name(pl.col("text")).str.contains(r"^[A-Z]+$")
