@@ -91,8 +91,10 @@ def splits(ranked: pl.DataFrame, aliases: pl.DataFrame, keys: pl.DataFrame, top:
         "same name": (names, names),
         "dictionary": (named.select("entity_id", pl.col("canonical").alias("link")),
                        named.select("entity_id", pl.col("canonical").alias("link"))),
+        # as the entity layer links them: an organisation's short form read as ORG or NORP
         "short form": (_short_forms(ranked.filter(pl.col("label") == "ORG"), keys)
-                       .select("entity_id", _lookup_key(pl.col("short")).alias("link")), names),
+                       .select("entity_id", _lookup_key(pl.col("short")).alias("link")),
+                       named.filter(pl.col("label").is_in(["ORG", "NORP"])).select("entity_id", pl.col("key").alias("link"))),
         # A dictionary alias holds everywhere; a surname, short form or acronym was linked in an
         # article that named the full name, and may be someone or something else elsewhere.
         "recorded alias": (aliases.filter(pl.col("reason") == "dictionary")
