@@ -410,6 +410,8 @@ def test_a_lake_of_label_bound_entity_ids_is_upgraded_and_the_retired_ids_record
     assert store.query("SELECT DISTINCT entity_id FROM entity_mentions").rows() == [(qatar,)]
     assert store.query("SELECT from_entity_id, to_entity_id, from_label, run_id FROM entity_merges ORDER BY 1").rows() == [
         ("old-gpe", qatar, "GPE", "r2"), ("old-org", qatar, "ORG", "r2")]
+    assert store.query("SELECT run_id, rows_written FROM table_updates WHERE table_name = 'entity_merges'").rows() == [
+        ("r2", 2)]
     store.publish("r3", _qatar_run("r3", T1, "a3", ("GPE",)))  # upgraded once only
     assert store.query("SELECT count(*) FROM entity_merges").item() == 2
 

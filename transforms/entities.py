@@ -173,27 +173,25 @@ def _short_forms(resolved: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(_prefix=_lookup_key(pl.col("_words").list.slice(0, pl.col("_n")).list.join(" ")),
                       _short=pl.col("_words").list.slice(pl.col("_n")).list.join(" "))
         .join(countries, left_on="_prefix", right_on="key", how="semi")
-        .with_columns(_reason=pl.lit("short form"))
     )
     party = full.filter(words.list.last() == "Party").with_columns(
-        _short=words.list.slice(0, words.list.len() - 1).list.join(" "), _reason=pl.lit("short form"))
+        _short=words.list.slice(0, words.list.len() - 1).list.join(" "))
     initials = words.list.eval(pl.element().filter(~pl.element().str.to_lowercase().is_in(_ACRONYM_SKIPS))
                                .str.slice(0, 1)).list.join("")
-    acronym = full.with_columns(_short=initials, _reason=pl.lit("acronym")).filter(
+    acronym = full.with_columns(_short=initials).filter(
         (pl.col("_short").str.len_chars() >= 2) & (pl.col("_short") == pl.col("_short").str.to_uppercase()))
-    columns = ["article_id", "_short", "name", "entity_label", "actor_code", "country_code", "kind", "start_char",
-               "_reason"]
+    columns = ["article_id", "_short", "name", "entity_label", "actor_code", "country_code", "kind", "start_char"]
     return (
         pl.concat([f.select(columns) for f in (after_country, party, acronym)])
         .with_columns(_short=_lookup_key(pl.col("_short")))
         .group_by("article_id", "_short", "name")
         .agg(pl.len().alias("_uses"), pl.col("start_char").min().alias("_first"),
-             pl.col("entity_label", "_reason").first(), pl.col("actor_code", "country_code", "kind").drop_nulls().first())
+             pl.col("entity_label").first(), pl.col("actor_code", "country_code", "kind").drop_nulls().first())
         .sort("article_id", "_short", "_uses", "_first", "name", descending=[False, False, True, False, False])
         .unique(["article_id", "_short"], keep="first", maintain_order=True)
         .select("article_id", "_short", pl.col("name").alias("_full"), pl.col("entity_label").alias("_full_label"),
                 pl.col("actor_code").alias("_full_code"), pl.col("country_code").alias("_full_country"),
-                pl.col("kind").alias("_full_kind"), "_reason")
+                pl.col("kind").alias("_full_kind"))
     )
 
 
@@ -297,7 +295,7 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.Laz
     linked = _linked_to(base, people, single, pl.lit("surname"))
     # An organisation's short form is one a model reads as an organisation or a group's adjective:
     # "D.C." (a place) is not the District Court, "Nicola Sturgeon" not a span "Scotland Nicola Sturgeon".
-    linked = _linked_to(linked, _short_forms(linked, keys).drop("_reason"), _lookup_key(pl.col("name")),
+    linked = _linked_to(linked, _short_forms(linked, keys), _lookup_key(pl.col("name")),
                         pl.lit("short form"), labels=("ORG", "NORP"))
     # The acronym's reason is told apart after the join: the short forms of one full name share a key.
     linked = linked.with_columns(alias_reason=pl.when(

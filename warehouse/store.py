@@ -288,8 +288,7 @@ class Warehouse:
             label_bound = _has_label_bound_entity_ids(con)
             for table in PUBLISHED.values():
                 _create_or_migrate(con, table)
-            if label_bound:
-                _retire_label_bound_entity_ids(con, run_id)
+            retired = _retire_label_bound_entity_ids(con, run_id) if label_bound else 0
             snapshot = con.execute(f"SELECT max(snapshot_id) + 1 FROM ducklake_snapshots({_literal(CATALOG)})"
                                    ).fetchone()[0]
             codes = _load_codebook(con)
@@ -297,6 +296,8 @@ class Warehouse:
             _record_updates(con, run_id, staged)
             if codes:
                 _record_update(con, run_id, CAMEO_CODES.name, codes)
+            if retired:
+                _record_update(con, run_id, ENTITY_MERGES.name, retired)
             con.execute(f"CALL {CATALOG}.set_commit_message('newsflow', {_literal(run_id)})")
             con.execute("COMMIT")
             committed = self._snapshot_of_run(con, run_id)
@@ -735,18 +736,18 @@ def _has_label_bound_entity_ids(con: duckdb.DuckDBPyConnection) -> bool:
     return ENTITIES.name in present and ENTITY_MERGES.name not in present
 
 
-def _retire_label_bound_entity_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+def _retire_label_bound_entity_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Give every stored entity the id of its identity (transforms.entities.entity_key of its
     canonical name), merging those one name split under several labels: mentions and events
     point to the new ids, the merged entities are recounted and relabelled by their mentions, and
     each retired id is recorded in entity_merges. Once per warehouse, in the commit's transaction;
-    it reads the whole entities table (the only time a run does)."""
+    it reads the whole entities table (the only time a run does). Returns the ids retired."""
     from transforms.entities import stored_entity_ids
 
     stored = con.execute("SELECT entity_id, name, label, mention_count FROM entities").pl()
     changes = stored_entity_ids(stored.lazy()).collect()
     if not changes.height:
-        return
+        return 0
     con.register("id_changes", changes.to_arrow())
     try:
         con.execute("UPDATE entity_mentions SET entity_id = c.to_entity_id FROM id_changes AS c "
@@ -774,3 +775,4 @@ def _retire_label_bound_entity_ids(con: duckdb.DuckDBPyConnection, run_id: str) 
             f"{_literal(LABEL_FREE_IDS)} AS reason, {_literal(run_id)} AS run_id, now() AS merged_at FROM id_changes")
     finally:
         con.unregister("id_changes")
+    return changes.height
