@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from lexicons.loaders import actor_dictionary, actor_periods, agent_nouns, cameo_codes, coder_rules, verb_lexicon
-from transforms.entities import actor_keys, article_entity_mentions, resolved_mentions
+from transforms.entities import actor_keys, article_entity_mentions, dateline_free_mentions, resolved_mentions
 from transforms.coder.coding import learned_events
 from transforms.coder.models import CoderModel, coder_model
 from transforms.events import Lexicon
@@ -96,8 +96,10 @@ def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_pr
 def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -> Language:
     """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
     (doc_index as in `documents`): the part of the language stage that needs no model."""
-    mentions = resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()),
-                                 res.actor_keys.lazy(), res.agent_codes.lazy()).collect()
+    mentions = dateline_free_mentions(
+        resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()), res.actor_keys.lazy(),
+                          res.agent_codes.lazy()),
+        documents.lazy()).collect()
     coded = learned_events(documents, parsed.tokens, located_mentions(documents, mentions), res.lexicon, res.coder,
                            res.codes)
     return Language(mentions=mentions, spans=parsed.spans, coded=coded)

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from schemas import ENTITY_MENTIONS
-from transforms.entities import actor_keys, entities, keyed_mentions, resolved_mentions
+from transforms.entities import actor_keys, dateline_free_mentions, entities, keyed_mentions, resolved_mentions
 from transforms.normalize import stable_id
 
 ACTORS = pl.DataFrame(
@@ -266,18 +266,24 @@ def test_an_entity_takes_a_composed_code_without_agents_none():
     assert _resolved([("a1", "The Iranian Government", "ORG", 0)])["actor_code"].to_list() == [None]
 
 
-@pytest.mark.parametrize(("text", "start", "code"), [
-    pytest.param("GREECE", 0, None, id="dateline-country"),
-    pytest.param("ATHENS", 0, None, id="dateline-capital"),
-    pytest.param("Greece", 0, "GRC", id="a-sentence-opening-with-the-country"),
-    pytest.param("GREECE", 30, "GRC", id="capitals-inside-the-text"),
-    pytest.param("USA", 0, "USA", id="a-three-letter-code-opening-a-headline"),
+@pytest.mark.parametrize(("content", "text", "code"), [
+    pytest.param("GREECE\nGreek police arrested two men.", "GREECE", None, id="a-line-of-its-own"),
+    pytest.param("Sports\nATHENS 1996-08-22\nGreek police arrested two men.", "ATHENS", None, id="place-and-date"),
+    pytest.param("ATHENS, Aug 22 (Reuters) - Greek police arrested two men.", "ATHENS", None, id="agency-dateline"),
+    pytest.param("GREECE: Greek police arrested two men.", "GREECE", None, id="place-and-colon"),
+    pytest.param("GREECE SAYS TURKEY MUST TALK", "GREECE", "GRC", id="a-headline-in-capitals"),
+    pytest.param("GREECE, TURKEY SIGN PACT", "GREECE", "GRC", id="a-headline-listing-countries"),
+    pytest.param("Greece said it would talk.", "Greece", "GRC", id="a-sentence-opening-with-the-country"),
+    pytest.param("Talks with GREECE - soon", "GREECE", "GRC", id="capitals-inside-a-line"),
+    pytest.param("USA - Greece talks", "USA", "USA", id="three-capitals-are-a-country-acting"),
 ])
-def test_a_dateline_names_its_place_but_is_no_actor(text, start, code):
-    row = _resolved([("a1", text, "GPE", start)]).row(0, named=True)
+def test_a_dateline_names_its_place_but_is_no_actor(content, text, code):
+    start = content.index(text)
+    documents = pl.DataFrame({"article_id": ["a1"], "field": ["text"], "content": [content]})
+    row = dateline_free_mentions(_resolved([("a1", text, "GPE", start)]).lazy(), documents.lazy()).collect().row(
+        0, named=True)
     assert row["actor_code"] == code
     assert row["entity_id"] == _entity_id(row["name"])
-
 
 @pytest.mark.parametrize(("full", "short", "short_label"), [
     pytest.param("District Court", "D.C.", "GPE", id="a-place-is-no-acronym"),

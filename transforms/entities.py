@@ -218,20 +218,13 @@ def _linked_to(frame: pl.LazyFrame, full_names: pl.LazyFrame, short: pl.Expr, re
     )
 
 
-# A place written in capitals at the start of a field ("GREECE", "ATHENS 1996-08-22", "LONDON,
-# Aug 22 (Reuters) -") is the story's dateline: it names the place the story was filed from, and
-# is no actor of what the sentence after it says.
-_DATELINE = r"^[A-Z][A-Z .'-]{2,}$"
-
-
 def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """The mentions (mention_id) linked to canonical entities: dictionary names get their canonical
     name, label and CAMEO codes ("U.S." -> United States, USA; "Qatari" -> Qatar); a country and
     an agent noun of `agents` (noun, agent_code) compose a code ("Iranian Government" -> IRNGOV);
     inside an article a lone surname joins the full name mentioned there ("Trump" -> Donald
     Trump, as PERSON), and so do an organisation's short forms ("Congress" after "United States
-    Congress", "WHO" after "World Health Organization"). A dateline place keeps its entity but no
-    actor code. Adds name, entity_label, actor_code, country_code, kind, alias_reason (why the
+    Congress", "WHO" after "World Health Organization"). Adds name, entity_label, actor_code, country_code, kind, alias_reason (why the
     name differs from the text: dictionary, surname, short form, acronym; null when it does
     not), entity_key and entity_id (see `entity_key`)."""
     base = (
@@ -301,18 +294,39 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.Laz
     linked = linked.with_columns(alias_reason=pl.when(
         (pl.col("alias_reason") == "short form") & canonical_entity_name(pl.col("text")).str.contains(r"^[A-Z]+$")
     ).then(pl.lit("acronym")).otherwise("alias_reason"))
-    # Four capitals at least: "U.S." or "USA" opening a headline is the country acting.
-    is_dateline = ((pl.col("start_char") == 0) & pl.col("text").str.contains(_DATELINE)
-                   & (pl.col("text").str.count_matches(r"[A-Z]") >= 4)
-                   & pl.col("kind").is_in(["country", "capital"]) & pl.col("entity_label").is_in(["GPE", "LOC"]))
     return keyed_mentions(
         linked.with_columns(
             # The mention keeps its own label unless the entity layer corrected it; a nationality
             # stays NORP while its entity is the country.
             label=pl.when(pl.col("kind") == "nationality").then(pl.lit("NORP")).otherwise("entity_label"),
-            actor_code=pl.when(is_dateline).then(None).otherwise("actor_code"),
         )
         .drop("key", "_name", "actor_label", "actor_name")
+    )
+
+
+# What may follow a dateline's place on its line: nothing, or a date ("ATHENS 1996-08-22"), or a
+# state, date and agency before a dash or colon ("LONDON, Aug 22 (Reuters) -", "GREECE: ...").
+_AFTER_DATELINE = (r"^(?:\s*$|\s+\d{4}-\d{2}-\d{2}\s*$|(?:,\s*[A-Za-z .]{1,25})?\s*(?:\d{4}-\d{2}-\d{2}|[A-Z][a-z]{2}\.? \d{1,2})?"
+                   r"\s*(?:\([^)]{1,20}\))?\s*[-–—:]\s)")
+
+
+def dateline_free_mentions(mentions: pl.LazyFrame, documents: pl.LazyFrame) -> pl.LazyFrame:
+    """The resolved mentions (same rows and order) with no actor code on a dateline: a place in
+    capitals opening a line of its field (`documents`: article_id, field, content) and followed
+    by nothing, a date or a dash ("GREECE", "ATHENS 1996-08-22", "LONDON, Aug 22 (Reuters) -"). It
+    names where the story was filed, not who acts; it keeps its entity. Four capitals at least:
+    "U.S. - China talks" opens with the country acting."""
+    content = pl.col("_content")
+    before = content.str.slice(0, pl.col("start_char")).str.extract(r"([^\n]*)$").str.strip_chars()
+    after = content.str.slice(pl.col("end_char")).str.extract(r"^([^\n]*)")
+    is_dateline = ((before == "") & pl.col("text").str.contains(r"^[A-Z][A-Z .'-]+$")
+                   & (pl.col("text").str.count_matches(r"[A-Z]") >= 4) & pl.col("entity_label").is_in(["GPE", "LOC"])
+                   & after.str.contains(_AFTER_DATELINE))
+    return (
+        mentions.join(documents.select("article_id", "field", pl.col("content").alias("_content")),
+                      on=["article_id", "field"], how="left", maintain_order="left")
+        .with_columns(actor_code=pl.when(is_dateline.fill_null(False)).then(None).otherwise("actor_code"))
+        .drop("_content")
     )
 
 
