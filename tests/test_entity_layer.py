@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import ENTITY_MENTIONS
 from transforms.entities import actor_keys, dateline_free_mentions, entities, keyed_mentions, resolved_mentions
@@ -292,3 +294,14 @@ def test_a_dateline_names_its_place_but_is_no_actor(content, text, code):
 def test_only_an_organisation_or_group_mention_is_a_short_form(full, short, short_label):
     resolved = _resolved([("a1", full, "ORG", 0), ("a1", short, short_label, 40)])
     assert resolved.select("name", "label", "alias_reason").rows() == [(full, "ORG", None), (short, short_label, None)]
+
+
+@given(labels=st.lists(st.sampled_from(["PERSON", "ORG", "GPE", "NORP", "PRODUCT"]), min_size=1, max_size=8),
+       seed=st.integers(0, 1000))
+@settings(max_examples=40, deadline=None)
+def test_an_entitys_id_depends_on_its_name_only_and_its_label_on_no_row_order(labels, seed):
+    rows = [(f"a{i}", "COVID-19", label, 0) for i, label in enumerate(labels)]
+    resolved = _resolved(rows)
+    assert resolved["entity_id"].unique().to_list() == [_entity_id("COVID-19")]
+    shuffled = _resolved(pl.DataFrame(rows, orient="row").sample(fraction=1.0, shuffle=True, seed=seed).rows())
+    assert entities(resolved.lazy()).collect().equals(entities(shuffled.lazy()).collect())
