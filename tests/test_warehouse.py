@@ -292,6 +292,7 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
     with duckdb.connect(str(root / "newsflow.duckdb"), read_only=True) as old:
         expected = {name: old.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
                     for name in [*TABLES, "table_updates"]}
+        old_columns = {name: [c[0] for c in old.execute(f"DESCRIBE {name}").fetchall()] for name in expected}
     store = Warehouse(root)
     assert store.needs_migration()
     counts = dict(store.table_counts().iter_rows())  # first use: migrated, then read
@@ -301,7 +302,8 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
     assert counts == {**{name: len(rows) for name, rows in expected.items()}, "cameo_codes": 311}
     assert counts["articles"] == 1 and counts["entity_mentions"] > 10
     for name, rows in expected.items():
-        columns = [c for c in (TABLES.get(name) or TABLE_UPDATES).columns if c != "snapshot_id"]
+        # Columns added since that version (the mentions' places, ...) are null in migrated rows.
+        columns = [c for c in (TABLES.get(name) or TABLE_UPDATES).columns if c != "snapshot_id" and c in old_columns[name]]
         got = store.query(f"SELECT {', '.join(columns)} FROM {name} ORDER BY ALL").rows()
         assert got == [tuple(r[:len(columns)]) for r in rows], name
     assert [r for r in store.history()["run_id"]] == ["migrated from newsflow.duckdb"]
