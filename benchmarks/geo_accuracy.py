@@ -33,6 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = (ROOT / "samples" / "wikinews" / "wikinews_2019.csv", ROOT / "samples" / "wikinews" / "wikinews_2020.csv")
 BBC_FILE = ROOT.parent / "shared" / "data" / "corpus" / "bbc.jsonl"
 JUDGED = ROOT / "benchmarks" / "data" / "geo_judged.tsv"
+# A second judged set: test-half mentions where the two systems answer differently (another place,
+# or one places the name and the other not; not a name only the new gazetteer lists, such as a
+# US state or "UK"), drawn with the same seed: where the rules matter.
+DISAGREEMENTS = ROOT / "benchmarks" / "data" / "geo_judged_disagreements.tsv"
+DISAGREEMENT_SIZE = 40
 # Every BBC_STEP-th article of the corpus (all five categories: business, entertainment, politics,
 # sport, tech), about 445 articles.
 BBC_STEP = 5
@@ -120,7 +125,7 @@ def _context(articles: pl.DataFrame, row: dict, width: int = 220) -> str:
     return (content[max(0, start - width):start] + "[[" + content[start:end] + "]]" + content[end:end + width]).replace("\n", " ")
 
 
-def score(judged: pl.DataFrame, answers: pl.DataFrame) -> None:
+def score(judged: pl.DataFrame, answers: pl.DataFrame, finer: bool = True) -> None:
     """Print right-country and right-place rates of both systems on the judged mentions, for all of
     them and for those whose right place is finer than a country (a city, a region, an unlisted place)."""
     from lexicons.gazetteer import place_gazetteer
@@ -132,8 +137,11 @@ def score(judged: pl.DataFrame, answers: pl.DataFrame) -> None:
     print(f"judged mentions: {judged.height} ({judged['source'].value_counts().sort('source').rows()}); "
           f"not found in this run's mentions: {missing}")
     coarse = place_gazetteer().filter(pl.col("feature_class").is_in(["country", "continent"]))["geonames_id"]
-    finer = rows.filter(pl.col("geonames_id_judged").is_null() | ~pl.col("geonames_id_judged").is_in(coarse.implode()))
-    for scope, subset in (("all judged", rows), ("judged finer than a country", finer)):
+    scopes = [("all judged", rows)]
+    if finer:
+        scopes.append(("judged finer than a country", rows.filter(
+            pl.col("geonames_id_judged").is_null() | ~pl.col("geonames_id_judged").is_in(coarse.implode()))))
+    for scope, subset in scopes:
         print(f"-- {scope}: {subset.height}")
         _rates(subset)
 
@@ -155,6 +163,8 @@ def _rates(rows: pl.DataFrame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draw", action="store_true", help="print a new sample of test mentions to judge (TSV)")
+    parser.add_argument("--draw-disagreements", action="store_true",
+                        help="print a sample of test mentions where the systems differ, to judge (TSV)")
     parser.add_argument("--show", choices=["dev", "test"], help="print the half's place mentions with both answers")
     parser.add_argument("--bbc", type=Path, default=BBC_FILE)
     parser.add_argument("--cache", type=Path, help="a Parquet file to keep the entity layer's mentions in between runs")
@@ -176,20 +186,35 @@ def main(argv: list[str] | None = None) -> int:
                   f"new={row['geo_name']}/{row['geo_country_code']}/{row['geonames_id']}/{row['geo_method']} "
                   f"old={row['base_country_code']}/{row['base_geonames_id']} :: {_context(articles, row, 120)}")
         return 0
-    if args.draw:
+    if args.draw or args.draw_disagreements:
         pool = (answers.filter((pl.col("split") == "test")
                                & (pl.col("geonames_id").is_not_null() | pl.col("base_geonames_id").is_not_null()))
                 .sort("source", "article_id", "field", "start_char"))
-        picked = random.Random(SAMPLE_SEED).sample(range(pool.height), min(SAMPLE_SIZE, pool.height))
+        size = SAMPLE_SIZE
+        if args.draw_disagreements:
+            judged = _judged(JUDGED)
+            # Names only the new gazetteer lists (states, continents, "UK") are left out: plain wins.
+            pool = pool.filter(pl.col("geonames_id").ne_missing(pl.col("base_geonames_id")) & ~(
+                pl.col("base_geonames_id").is_null() & pl.col("geo_precision").is_in(["region", "country", "continent"]))).join(
+                judged, on=["article_id", "field", "start_char", "end_char"], how="anti")
+            size = DISAGREEMENT_SIZE
+        picked = random.Random(SAMPLE_SEED).sample(range(pool.height), min(size, pool.height))
         for row in pool[sorted(picked)].iter_rows(named=True):
             print("\t".join(str(row[c]) for c in ("source", "article_id", "field", "start_char", "end_char")),
                   f"# {row['text']!r} new={row['geo_name']}/{row['geo_country_code']}/{row['geonames_id']} "
                   f"old={row['base_country_code']}/{row['base_geonames_id']} :: {_context(articles, row, 160)}")
         return 0
-    judged = pl.read_csv(JUDGED, separator="\t", comment_prefix="#", schema=JUDGED_SCHEMA).rename(
-        {"geonames_id": "geonames_id_judged"})
-    score(judged, answers)
+    print(f"== random sample ({JUDGED.name})")
+    score(_judged(JUDGED), answers)
+    if DISAGREEMENTS.exists():
+        print(f"== where the systems differ ({DISAGREEMENTS.name})")
+        score(_judged(DISAGREEMENTS), answers, finer=False)
     return 0
+
+
+def _judged(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, separator="\t", comment_prefix="#", schema=JUDGED_SCHEMA).rename(
+        {"geonames_id": "geonames_id_judged"})
 
 
 if __name__ == "__main__":
