@@ -75,9 +75,12 @@ def _region_rows(cities: list[dict], iso3: dict[str, str]) -> list[dict]:
     with REGIONS_FILE.open(encoding="utf-8") as handle:
         listed = [{**row, "geonames_id": int(row["geonames_id"])}
                   for row in csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t")]
+    by_region: dict[tuple[str, str], list[dict]] = {}
+    for city in cities:
+        by_region.setdefault((city["countrycode"], city["admin1code"]), []).append(city)
     rows = []
     for region in us + listed:
-        own = [c for c in cities if c["countrycode"] == region["country"] and c["admin1code"] == region["admin1_code"]]
+        own = by_region.get((region["country"], region["admin1_code"]), [])
         total = sum(c["population"] for c in own)
         rows.append({
             "name": region["name"], "geonames_id": region["geonames_id"], "feature_class": "region",
