@@ -100,11 +100,16 @@ def _anchors(candidates: pl.LazyFrame) -> pl.LazyFrame:
         .agg(pl.col("population").max().alias("_pop"),
              pl.when(pl.col("feature_class") == "country").then(0)
              .when(pl.col("feature_class") == "region").then(1).otherwise(2).min().alias("_rank"))
-        .sort("article_id", "_key", "_rank", "_pop", descending=[False, False, False, True], nulls_last=True)
     )
-    first = per_country.group_by("article_id", "_key", maintain_order=True).agg(
-        pl.col("country_code").first(), pl.col("_rank").first(), pl.col("_pop").first().alias("_top"),
-        pl.col("_pop").slice(1, 1).first().alias("_second"))
+
+    def ranked(column: str) -> pl.Expr:
+        # Sorted inside the aggregation: the streaming engine keeps no row order across a group_by.
+        return pl.col(column).sort_by("_rank", "_pop", "country_code", descending=[False, True, False],
+                                      nulls_last=True)
+
+    first = per_country.group_by("article_id", "_key").agg(
+        ranked("country_code").first(), ranked("_rank").first(), ranked("_pop").first().alias("_top"),
+        ranked("_pop").slice(1, 1).first().alias("_second"))
     strong = (pl.col("_rank") <= 1) | (
         (pl.col("_top") >= ANCHOR_POPULATION)
         & (pl.col("_second").is_null() | (pl.col("_top") >= DOMINANT_RATIO * pl.col("_second"))))
@@ -112,21 +117,54 @@ def _anchors(candidates: pl.LazyFrame) -> pl.LazyFrame:
             .select("article_id", "country_code", "_key", strong.alias("_strong")))
 
 
+def _landmark_names(placed: pl.LazyFrame, mentions: pl.LazyFrame) -> pl.LazyFrame:
+    """_row of the place mentions whose name starts a longer FAC/ORG name of their article:
+    "Blenheim" beside "Blenheim Palace" (FAC), "Chelsea" beside "Chelsea Football Club" (ORG)."""
+    longer = mentions.filter(pl.col("label").is_in(["FAC", "ORG"])).select("article_id", pl.col("_key").alias("_longer"))
+    return (
+        placed.select("_row", "article_id", "_key")
+        .join(longer, on="article_id", how="inner")
+        .filter(pl.col("_longer").str.starts_with(pl.concat_str(pl.col("_key"), pl.lit(" "))))
+        .select("_row").unique().with_columns(_in_landmark=pl.lit(True))
+    )
+
+
+def _cities_before_their_region(candidates: pl.LazyFrame) -> pl.LazyFrame:
+    """(_row, geonames_id) of city candidates followed, after ", ", by a name of their own region:
+    "Birmingham, Alabama" is the Alabama Birmingham."""
+    regions = (
+        candidates.filter(pl.col("feature_class") == "region")
+        .select("article_id", "field", pl.col("start_char").alias("_region_start"), "country_code", "admin1_code")
+        .unique()
+    )
+    return (
+        candidates.filter(pl.col("feature_class") == "city")
+        .select("_row", "article_id", "field", "end_char", "geonames_id", "country_code", "admin1_code")
+        .join(regions, on=["article_id", "field", "country_code", "admin1_code"], how="inner")
+        .filter((pl.col("_region_start") > pl.col("end_char")) & (pl.col("_region_start") <= pl.col("end_char") + 2))
+        .select("_row", "geonames_id").unique().with_columns(_in_region=pl.lit(True))
+    )
+
+
 def geocoded_mentions(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFrame:
     """The mentions (mention_id, order kept) with GEO_COLUMNS: the GeoNames place of each GPE, LOC
     and FAC mention, chosen in its article's context; nulls for other labels and unplaced names.
 
-    `mentions` needs article_id, field, start_char, end_char, text and label; a `kind` and `country_code` from the
-    entity layer are used when present (a dictionary country; a nationality implies its country).
-    `places` is lexicons.gazetteer.PLACES. Rules, in order:
+    `mentions` needs article_id, field, start_char, end_char, text and label; the entity layer's
+    `kind` and `country_code` are used when present (a dictionary country; a nationality implies
+    its country).
+    `places` is lexicons.gazetteer.PLACES. The article's countries are those its other place names
+    and nationalities imply (_anchors). Rules, in order:
     - a FAC mention (a building, a palace) takes a city or region only in the article's countries
-      (the model labels some towns FAC), and a name that is the start of a longer FAC/ORG name in
-      the article ("Blenheim" beside "Blenheim Palace") takes a small city only there;
+      (the model labels some towns FAC), and a name that starts a longer FAC/ORG name of the
+      article ("Blenheim" beside "Blenheim Palace") takes a small city only there;
+    - where the article has countries, a small, little-known city outside them is no candidate:
+      the name stays unplaced rather than guessed ("Norfolk", VA, in a South London story);
     - a country or continent of the name wins;
-    - then a place in the article's countries (named, or implied by the other place names and
-      nationalities), then a region, big city or capital before a smaller city, then population;
-    - where the article has countries and the name's only places are small cities outside them,
-      the name stays unplaced rather than guessed.
+    - then a city in the region named right after it, a well-known place (a region, a big or
+      widely named city) in the article's countries, a well-known place anywhere, a little-known
+      one in the article's countries, the rest;
+    - then a big city or capital, a region, a smaller city; then population.
     """
     mentions = mentions.drop(GEO_COLUMNS.names(), strict=False)
     names = mentions.collect_schema().names()
@@ -140,45 +178,27 @@ def geocoded_mentions(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFr
     placed = base.filter(pl.col("label").is_in(PLACE_LABELS)).select(
         "_row", "article_id", "field", "start_char", "end_char", "label", "_key", "_dict_country")
     candidates = _candidates(placed, places)
-    # "Blenheim" inside "Blenheim Palace" (FAC) or "Chelsea" inside "Chelsea Football Club" (ORG).
-    longer = base.filter(pl.col("label").is_in(["FAC", "ORG"])).select("article_id", pl.col("_key").alias("_longer"))
-    landmark = (
-        placed.select("_row", "article_id", "_key")
-        .join(longer, on="article_id", how="inner")
-        .filter(pl.col("_longer").str.starts_with(pl.concat_str(pl.col("_key"), pl.lit(" "))))
-        .select("_row").unique().with_columns(_in_landmark=pl.lit(True))
-    )
+    landmark = _landmark_names(placed, base)
     # Buildings and landmark-like names say nothing about the article's countries.
     anchors = pl.concat([
         _anchors(candidates.filter(pl.col("label") != "FAC").join(landmark, on="_row", how="anti")),
         base.filter(pl.col("_nationality").is_not_null())
         .select("article_id", pl.col("_nationality").alias("country_code"), "_key", _strong=pl.lit(True)),
     ]).unique()
+    other_anchors = anchors.rename({"_key": "_anchor_key"})
+    # Each candidate's support: the other names of the article that imply its country.
     support = (
         candidates.select("_row", "article_id", "_key", "geonames_id", "country_code")
-        .join(anchors.drop("_strong").rename({"_key": "_anchor_key"}), on=["article_id", "country_code"],
-              how="inner")
+        .join(other_anchors.drop("_strong"), on=["article_id", "country_code"], how="inner")
         .filter(pl.col("_anchor_key") != pl.col("_key"))
         .group_by("_row", "geonames_id").agg(pl.len().alias("_support"))
     )
+    # Whether the article's other names imply any country firmly (a country, region or big city).
     has_context = (
         placed.select("_row", "article_id", "_key")
-        .join(anchors.filter("_strong").rename({"_key": "_anchor_key"}), on="article_id", how="inner")
+        .join(other_anchors.filter("_strong"), on="article_id", how="inner")
         .filter(pl.col("_anchor_key") != pl.col("_key"))
         .select("_row").unique().with_columns(_has_context=pl.lit(True))
-    )
-    # "Birmingham, Alabama": a city followed by the name of its region ("City, Region") is there.
-    regions = (
-        candidates.filter(pl.col("feature_class") == "region")
-        .select("article_id", "field", pl.col("start_char").alias("_region_start"), "country_code", "admin1_code")
-        .unique()
-    )
-    in_region = (
-        candidates.filter(pl.col("feature_class") == "city")
-        .select("_row", "article_id", "field", "end_char", "geonames_id", "country_code", "admin1_code")
-        .join(regions, on=["article_id", "field", "country_code", "admin1_code"], how="inner")
-        .filter((pl.col("_region_start") > pl.col("end_char")) & (pl.col("_region_start") <= pl.col("end_char") + 2))
-        .select("_row", "geonames_id").unique().with_columns(_in_region=pl.lit(True))
     )
     big = (pl.col("population") >= BIG_CITY_POPULATION) | pl.col("is_capital")
     prominent = (pl.col("feature_class") != "city") | big | (pl.col("alternate_names") >= PROMINENT_ALTERNATE_NAMES)
@@ -188,11 +208,11 @@ def geocoded_mentions(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFr
         candidates.join(support, on=["_row", "geonames_id"], how="left")
         .join(has_context, on="_row", how="left")
         .join(landmark, on="_row", how="left")
-        .join(in_region, on=["_row", "geonames_id"], how="left")
+        .join(_cities_before_their_region(candidates), on=["_row", "geonames_id"], how="left")
         .with_columns(pl.col("_has_context", "_in_landmark", "_in_region").fill_null(False), _in_context=in_context,
                       _prominent=prominent)
         # What the name offered before the rules, for geo_method.
-        .with_columns(_n_all=pl.len().over("_row"), _n_in_context=pl.col("_in_context").sum().over("_row"))
+        .with_columns(_n_all=pl.len().over("_row"))
         .filter(
             ~((pl.col("label") == "FAC") & pl.col("feature_class").is_in(["city", "region"]) & ~pl.col("_in_context"))
             & ~(pl.col("_in_landmark") & small_city & ~pl.col("_in_context"))
@@ -210,14 +230,18 @@ def geocoded_mentions(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFr
             .when((pl.col("feature_class") == "city") & big).then(1)
             .when(pl.col("feature_class") == "region").then(2).otherwise(3),
         )
-        .sort("_row", "_coarse", "_tier", "_class", "population", "geonames_id",
-              descending=[False, True, False, False, True, False], nulls_last=True)
     )
-    chosen = scored.group_by("_row", maintain_order=True).agg(
-        pl.col("geonames_id", "feature_class", "country_code", "lat", "lon", "_in_context", "_in_region", "_tier",
-               "_class", "_n_all").first(),
-        pl.col("_tier").slice(1).min().alias("_next_tier"),
-        pl.col("_class").slice(1).min().alias("_next_class"),
+
+    def ranked(column: str) -> pl.Expr:
+        # Best first; sorted inside the aggregation (no row order survives a streaming group_by).
+        return pl.col(column).sort_by("_coarse", "_tier", "_class", "population", "geonames_id",
+                                      descending=[True, False, False, True, False], nulls_last=True)
+
+    chosen = scored.group_by("_row").agg(
+        *(ranked(c).first() for c in ("geonames_id", "feature_class", "country_code", "lat", "lon", "_in_context",
+                                      "_in_region", "_tier", "_class", "_n_all")),
+        ranked("_tier").slice(1).min().alias("_next_tier"),
+        ranked("_class").slice(1).min().alias("_next_class"),
         pl.len().alias("_n_left"),
     )
     # Context decided when it ruled the namesakes out, or ranked the place above them.
