@@ -15,7 +15,9 @@ either system geocodes. Each is judged against its sentence (benchmarks/data/geo
 right country and the right GeoNames place, keyed by article id and character offsets, with
 reader and date). Printed per system, over the judged mentions it geocodes: right country, right
 place; and how many of the sample it geocodes. The baseline, in the same run, is the rule main used
-before: a country of the name, else the most populous city of cities15000 with the name.
+before, on the entity layer's name as main's flow read it: a country of the name, else the most
+populous city of cities15000 with the name. (The samples were drawn with that rule applied to the
+mention's text, which geocodes fewer mentions: --draw keeps that pool and repeats the samples.)
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def article_mentions(articles: pl.DataFrame) -> pl.DataFrame:
     return resolved_language(documents, parsed, res).mentions
 
 
-def baseline_geocoded(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFrame:
-    """The old rule: a GPE/LOC/FAC name is the country of that name, else the most populous city
-    of cities15000 with the name (no context, no regions or continents)."""
+def baseline_geocoded(mentions: pl.LazyFrame, places: pl.LazyFrame, by_text: bool = False) -> pl.LazyFrame:
+    """The old rule, as main's flow applied it: the entity layer's name of a GPE/LOC/FAC mention
+    ("U.S." is United States) is the country of that name, else the most populous city of
+    cities15000 with the name (no context, no regions or continents). `by_text`: the mention's own
+    text instead of the entity layer's name (how the judged samples were drawn)."""
     from transforms.geo import PLACE_LABELS, _place_key
 
     table = (
@@ -96,25 +100,32 @@ def baseline_geocoded(mentions: pl.LazyFrame, places: pl.LazyFrame) -> pl.LazyFr
         .unique("_key", keep="first", maintain_order=True)
         .select("_key", pl.col("geonames_id").alias("base_geonames_id"), pl.col("country_code").alias("base_country_code"))
     )
+    names = mentions.collect_schema().names()
+    label = pl.col("entity_label") if "entity_label" in names else pl.col("label")
+    name = pl.col("name") if "name" in names and not by_text else pl.col("text")
     return (
-        mentions.with_columns(_key=pl.when(pl.col("label").is_in(PLACE_LABELS)).then(_place_key(pl.col("text"))))
+        mentions.with_columns(_key=pl.when(label.is_in(PLACE_LABELS)).then(_place_key(name)))
         .join(table, on="_key", how="left", maintain_order="left")
         .drop("_key")
     )
 
 
 def both_systems(mentions: pl.DataFrame) -> pl.DataFrame:
-    """Place mentions with the new resolver's and the baseline's answers."""
+    """Place mentions with the new resolver's and the baseline's answers (base_*), and the
+    baseline's on the mention text (text_base_geonames_id: what the samples were drawn with)."""
     from lexicons.gazetteer import place_gazetteer
     from transforms.geo import PLACE_LABELS, geocoded_mentions
 
     places = place_gazetteer().lazy()
     geo = geocoded_mentions(mentions.lazy(), places)
+    by_text = baseline_geocoded(geo, places, by_text=True).select(
+        pl.col("base_geonames_id").alias("text_base_geonames_id"))
     return (
-        baseline_geocoded(geo, places)
+        pl.concat([baseline_geocoded(geo, places), by_text], how="horizontal")
         .filter(pl.col("label").is_in(PLACE_LABELS))
         .select("article_id", "field", "start_char", "end_char", "text", "label", "geonames_id", "geo_name",
-                "geo_country_code", "geo_precision", "geo_method", "base_geonames_id", "base_country_code")
+                "geo_country_code", "geo_precision", "geo_method", "base_geonames_id", "base_country_code",
+                "text_base_geonames_id")
         .collect()
     )
 
@@ -187,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"old={row['base_country_code']}/{row['base_geonames_id']} :: {_context(articles, row, 120)}")
         return 0
     if args.draw or args.draw_disagreements:
+        # The samples were drawn when the baseline read the mention's text (main's flow reads the
+        # entity layer's name, as the scores below do): the pool keeps that, so a draw repeats them.
+        answers = answers.with_columns(base_geonames_id=pl.col("text_base_geonames_id"))
         pool = (answers.filter((pl.col("split") == "test")
                                & (pl.col("geonames_id").is_not_null() | pl.col("base_geonames_id").is_not_null()))
                 .sort("source", "article_id", "field", "start_char"))
