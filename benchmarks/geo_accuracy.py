@@ -218,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"# {row['text']!r} new={row['geo_name']}/{row['geo_country_code']}/{row['geonames_id']} "
                   f"old={row['base_country_code']}/{row['base_geonames_id']} :: {_context(articles, row, 160)}")
         return 0
+    test = answers.filter(pl.col("split") == "test")
+    print(f"test-half GPE/LOC/FAC mentions: {test.height}; geocoded by the baseline "
+          f"{test['base_geonames_id'].is_not_null().sum()}, by the resolver {test['geonames_id'].is_not_null().sum()}")
     print(f"== random sample ({JUDGED.name})")
     score(_judged(JUDGED), answers)
     if DISAGREEMENTS.exists():
