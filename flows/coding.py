@@ -9,11 +9,14 @@ from pathlib import Path
 
 import polars as pl
 
+from lexicons.gazetteer import place_gazetteer
 from lexicons.loaders import actor_dictionary, actor_periods, agent_nouns, cameo_codes, coder_rules, verb_lexicon
-from transforms.entities import actor_keys, article_entity_mentions, dateline_free_mentions, resolved_mentions
+from transforms.entities import (actor_keys, article_entity_mentions, dateline_free_mentions, keyed_mentions,
+                                 resolved_mentions)
 from transforms.coder.coding import learned_events
 from transforms.coder.models import CoderModel, coder_model
 from transforms.events import Lexicon
+from transforms.geo import geocoded_mentions
 from transforms.nlp import Parsed, parsed_documents
 
 # Dictionary kinds whose names are matched in the text even where the model misses them. Persons
@@ -46,6 +49,11 @@ class Resources:
         """The coder's agent nouns (noun, agent_code), for the codes the entity layer composes."""
         return pl.DataFrame({"noun": list(self.lexicon.agents), "agent_code": list(self.lexicon.agents.values())},
                             schema={"noun": pl.String, "agent_code": pl.String})
+
+    @cached_property
+    def places(self) -> pl.DataFrame:
+        """The place gazetteer mentions are geocoded with (built once per process)."""
+        return place_gazetteer()
 
     @cached_property
     def nlp(self):
@@ -94,12 +102,15 @@ def analysed(documents: pl.DataFrame, res: Resources, batch_size: int = 32, n_pr
 
 
 def resolved_language(documents: pl.DataFrame, parsed: Parsed, res: Resources) -> Language:
-    """Entity mentions (mention_id) and coded events of `documents` from the model's `parsed` output
-    (doc_index as in `documents`): the part of the language stage that needs no model."""
+    """Entity mentions (mention_id, places geocoded) and coded events of `documents` from the model's
+    `parsed` output (doc_index as in `documents`): the part of the language stage that needs no model."""
     mentions = dateline_free_mentions(
         resolved_mentions(article_entity_mentions(documents.lazy(), parsed.spans.lazy()), res.actor_keys.lazy(),
                           res.agent_codes.lazy()),
-        documents.lazy()).collect()
+        documents.lazy())
+    # Places are geocoded in their article's context; a geocoded place is keyed by its GeoNames id
+    # before the coder reads the mentions, so events point at the same entities.
+    mentions = keyed_mentions(geocoded_mentions(mentions, res.places.lazy())).collect()
     coded = learned_events(documents, parsed.tokens, located_mentions(documents, mentions), res.lexicon, res.coder,
                            res.codes)
     return Language(mentions=mentions, spans=parsed.spans, coded=coded)

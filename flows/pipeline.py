@@ -20,7 +20,6 @@ from config.settings import Settings, is_url, settings_from_json
 from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
 from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
-from lexicons.gazetteer import gazetteer
 from flows import lifecycle, progress
 from flows.isolation import isolated
 from flows.scaleout import task_runner
@@ -38,7 +37,7 @@ from transforms.events import (
     identified_event_mentions,
     sentence_dates,
 )
-from transforms.geo import action_geography
+from transforms.geo import GEO_COLUMNS, action_geography
 from transforms.nlp import Parsed, combined_parse, parsed_documents
 from transforms.normalize import articles_from_records
 from transforms.tone import article_tone
@@ -207,7 +206,8 @@ class _Reporting:
 
 @task(cache_policy=NO_CACHE)
 def resolve_language(documents: pl.DataFrame, parsed: Parsed, settings: Settings) -> Language:
-    """Entity mentions (mention_id) and coded events of the documents, from the model's parse."""
+    """Entity mentions (mention_id, places geocoded in their articles' context) and coded events of
+    the documents, from the model's parse."""
     return resolved_language(documents, parsed, _resources(settings))
 
 
@@ -256,7 +256,8 @@ def toned(articles: pl.DataFrame) -> pl.DataFrame:
 def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFrame,
                 settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Event mentions (mention_id) and events (event_id) of the coded sentences: dated against the
-    articles' publication dates, placed with the gazetteer, coded with the CAMEO codebook."""
+    articles' publication dates, placed at their sentences' (else articles') geocoded places, coded
+    with the CAMEO codebook."""
     res = _resources(settings)
     codebook = res.codebook
     dated = dated_actor_codes(
@@ -266,18 +267,18 @@ def code_events(documents: pl.DataFrame, language: Language, articles: pl.DataFr
     mentions = identified_event_mentions(resolved_event_dates(dated)).collect()
     places = (
         mentions.lazy().select(pl.col("mention_id").alias("event_key"), "article_id", "field", "sentence_index")
-        .join(language.mentions.lazy().filter(pl.col("entity_label").is_in(["GPE", "LOC", "FAC"]))
+        .join(language.mentions.lazy().filter(pl.col("geonames_id").is_not_null())
               .select("article_id", pl.col("field").alias("_field"), pl.col("sentence_index").alias("_sentence"),
-                      pl.col("name").alias("place_text"), pl.col("start_char").alias("position")),
+                      pl.col("start_char").alias("position"), *GEO_COLUMNS.names()),
               on="article_id", how="inner")
-        .select("event_key", "place_text",
+        .select("event_key", *GEO_COLUMNS.names(),
                 scope=pl.when((pl.col("field") == pl.col("_field")) & (pl.col("sentence_index") == pl.col("_sentence")))
                 .then(pl.lit("sentence")).otherwise(pl.lit("article")),
                 position=(pl.when(pl.col("_field") == "title").then(0).otherwise(1_000_000) + pl.col("position"))
                 .cast(pl.Int32))
         .sort("event_key", "scope", "position")
     )
-    geography = action_geography(places, gazetteer().lazy()).rename({"event_key": "mention_id"})
+    geography = action_geography(places).rename({"event_key": "mention_id"})
     events = event_rows(mentions.lazy(), articles.lazy(), codebook.lazy(), geography).collect()
     return mentions, events
 

@@ -113,6 +113,13 @@ ARTICLES = Table(
     },
 )
 
+# A geocoded place's GeoNames feature class, coarsest last (a region is first-order: a US state,
+# England, Ontario), and why it was chosen for its name (transforms/geo.py, README "Places").
+GEO_PRECISIONS = ("city", "region", "country", "continent")
+GEO_METHODS = ("country", "continent", "only_candidate", "article_context", "feature_class", "population")
+# entity_mentions' place columns (transforms.geo.GEO_COLUMNS fills them).
+PLACE_COLUMNS = ("geonames_id", "geo_name", "geo_country_code", "geo_lat", "geo_lon", "geo_precision", "geo_method")
+
 ENTITY_MENTIONS = Table(
     name="entity_mentions",
     grain="one row per named-entity span in an article's title or text",
@@ -127,13 +134,22 @@ ENTITY_MENTIONS = Table(
             "start_char": pl.Int32,
             "end_char": pl.Int32,
             "sentence_index": pl.Int32,
+            # The place a GPE/LOC/FAC mention names, chosen in its article's context (transforms.geo).
+            "geonames_id": pl.Int64,
+            "geo_name": pl.String,
+            "geo_country_code": pl.String,
+            "geo_lat": pl.Float64,
+            "geo_lon": pl.Float64,
+            "geo_precision": pl.String,
+            "geo_method": pl.String,
         }
     ),
     key=("mention_id",),
     required=("mention_id", "article_id", "entity_id", "field", "text", "label", "start_char", "end_char",
               "sentence_index"),
-    allowed={"field": FIELDS, "label": ENTITY_LABELS},
-    ranges={"start_char": (0, None), "sentence_index": (0, None)},
+    allowed={"field": FIELDS, "label": ENTITY_LABELS, "geo_precision": GEO_PRECISIONS, "geo_method": GEO_METHODS},
+    ranges={"start_char": (0, None), "sentence_index": (0, None), "geo_lat": (-90.0, 90.0),
+            "geo_lon": (-180.0, 180.0)},
     row_checks=("is_span_exact",),
     descriptions={
         "mention_id": "key: id of the span (article, field, start and end offsets)",
@@ -145,6 +161,14 @@ ENTITY_MENTIONS = Table(
         "start_char": "offset of the span's first character in the field's text, 0-based",
         "end_char": "offset just past the span's last character in the field's text (exclusive)",
         "sentence_index": "sentence of the field the span is in, 0-based",
+        "geonames_id": "GeoNames id of the place a GPE/LOC/FAC span names (geonames.org/<id>); null if not geocoded",
+        "geo_name": "GeoNames name of that place",
+        "geo_country_code": "country of the place, ISO 3166 alpha-3; null for a continent",
+        "geo_lat": "latitude of the place, degrees (a country: its capital; a region: centre of its cities)",
+        "geo_lon": "longitude of the place, degrees",
+        "geo_precision": "GeoNames feature class of the place: city, region (state, province), country or continent",
+        "geo_method": "why this place was chosen for the name: country, continent, only_candidate, article_context, "
+                      "feature_class or population",
     },
 )
 
@@ -372,7 +396,6 @@ FETCH_STATE = Table(
 )
 
 DATE_PRECISIONS = ("day", "week", "month", "year", "publication")
-GEO_PRECISIONS = ("city", "country")
 
 EVENT_MENTIONS = Table(
     name="event_mentions",
@@ -455,6 +478,8 @@ EVENTS = Table(
             "action_geo_lat": pl.Float64,
             "action_geo_lon": pl.Float64,
             "action_geo_precision": pl.String,
+            "action_geo_geonames_id": pl.Int64,
+            "action_geo_method": pl.String,
             "num_mentions": pl.Int64,
             "num_articles": pl.Int64,
             "num_sources": pl.Int64,
@@ -466,7 +491,7 @@ EVENTS = Table(
     required=("event_id", "event_code", "event_base_code", "event_root_code", "quad_class", "goldstein_scale",
               "is_negated", "is_hypothetical", "num_mentions", "num_articles", "first_seen_at"),
     allowed={"event_date_precision": DATE_PRECISIONS, "action_geo_precision": GEO_PRECISIONS,
-             "quad_class": (1, 2, 3, 4)},
+             "action_geo_method": GEO_METHODS, "quad_class": (1, 2, 3, 4)},
     ranges={"goldstein_scale": (-10.0, 10.0), "action_geo_lat": (-90.0, 90.0), "action_geo_lon": (-180.0, 180.0),
             "num_mentions": (1, None), "num_articles": (1, None)},
     row_checks=("is_code_in_codebook", "has_actor"),
@@ -491,11 +516,13 @@ EVENTS = Table(
         "plover_event": "PLOVER event category of the code; '' when it has none",
         "is_negated": "true when the action is negated ('did not expel')",
         "is_hypothetical": "true when the action is only possible, wanted or conditional ('could expel')",
-        "action_geo_name": "place where the action happened (gazetteer name)",
+        "action_geo_name": "place where the action happened (GeoNames name)",
         "action_geo_country_code": "country of that place, ISO 3166 alpha-3",
         "action_geo_lat": "latitude of the place, degrees",
         "action_geo_lon": "longitude of the place, degrees",
-        "action_geo_precision": "how precise the place is: city or country",
+        "action_geo_precision": "how precise the place is: city, region (state, province), country or continent",
+        "action_geo_geonames_id": "GeoNames id of the place (entity_mentions.geonames_id of the mention it came from)",
+        "action_geo_method": "why that mention's place was chosen for its name (entity_mentions.geo_method)",
         "num_mentions": "event mentions of the event across stored articles",
         "num_articles": "distinct stored articles that mention the event",
         "num_sources": "distinct sources (source name, else domain) that mention the event",

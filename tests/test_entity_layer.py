@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import ENTITY_MENTIONS
+from schemas.tables import PLACE_COLUMNS
 from transforms.entities import actor_keys, dateline_free_mentions, entities, keyed_mentions, resolved_mentions
 from transforms.normalize import stable_id
 
@@ -38,10 +39,11 @@ ACTORS = pl.DataFrame(
 def _mentions(rows: list[tuple]) -> pl.LazyFrame:
     """ENTITY_MENTIONS rows from (article_id, text, label, start_char); entity ids as the model layer
     gives them (text and label), to be recomputed."""
+    spans = {c: ENTITY_MENTIONS.schema[c] for c in ENTITY_MENTIONS.columns if c not in PLACE_COLUMNS}
     return pl.DataFrame(
         [(f"{a}-{start}", a, f"raw-{text}-{label}", "text", text, label, start, start + len(text), 0)
          for a, text, label, start in rows],
-        schema=ENTITY_MENTIONS.schema, orient="row",
+        schema=spans, orient="row",
     ).lazy()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from schemas import ENTITY_LABELS, ENTITY_MENTIONS
+from schemas.tables import PLACE_COLUMNS
 from transforms.normalize import stable_id
 
 
@@ -84,6 +85,8 @@ def article_entity_mentions(documents: pl.LazyFrame, spans: pl.LazyFrame) -> pl.
             mention_id=stable_id(pl.col("article_id"), pl.col("field"), pl.col("start_char"), pl.col("end_char")),
             entity_id=_entity_id(_lookup_key(pl.col("text"))),
         )
+        # Places are geocoded later, in their article's context (transforms.geo.geocoded_mentions).
+        .with_columns(pl.lit(None, ENTITY_MENTIONS.schema[c]).alias(c) for c in PLACE_COLUMNS)
         .select(ENTITY_MENTIONS.columns)
     )
 
