@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import ENTITY_MENTIONS
 from schemas.tables import PLACE_COLUMNS
-from transforms.entities import actor_keys, dateline_free_mentions, entities, keyed_mentions, resolved_mentions
+from transforms.entities import (actor_keys, dateline_free_mentions, entities, keyed_mentions, resolved_mentions,
+                                stored_resolved_mentions, upgraded_entity_ids)
 from transforms.normalize import stable_id
 
 ACTORS = pl.DataFrame(
@@ -307,3 +309,48 @@ def test_an_entitys_id_depends_on_its_name_only_and_its_label_on_no_row_order(la
     assert resolved["entity_id"].unique().to_list() == [_entity_id("COVID-19")]
     shuffled = _resolved(pl.DataFrame(rows, orient="row").sample(fraction=1.0, shuffle=True, seed=seed).rows())
     assert entities(resolved.lazy()).collect().equals(entities(shuffled.lazy()).collect())
+
+
+STORED = pl.DataFrame(
+    [("e-qatar", "Qatar", "GPE", "QAT", "QAT"), ("e-bare-qatar", "Qatar", "GPE", None, None),
+     ("e-athens", "Athens", "GPE", "GRCGOV", "GRC"), ("e-meshaal", "Khaled Meshaal", "PERSON", "PSEREBHMS", "PSE"),
+     ("e-bare-meshaal", "Khaled Meshaal", "PERSON", None, None), ("e-norfolk", "Norfolk", "GPE", None, None)],
+    schema=["entity_id", "name", "label", "actor_code", "country_code"], orient="row",
+)
+
+
+@pytest.mark.parametrize(("text", "label", "stored_id", "kind", "country"), [
+    pytest.param("Qatari", "NORP", "e-qatar", "nationality", "QAT", id="the-texts-kind-as-a-run-looks-it-up"),
+    pytest.param("Qatar", "GPE", "e-bare-qatar", "country", "QAT", id="a-country-stored-without-a-code"),
+    pytest.param("Athens", "GPE", "e-athens", "capital", "GRC", id="a-capital-is-a-place"),
+    pytest.param("Meshaal", "PERSON", "e-meshaal", "group", "PSE", id="a-linked-alias-takes-its-entitys-kind"),
+    pytest.param("Meshaal", "PERSON", "e-bare-meshaal", None, None, id="an-unlinked-name-has-none"),
+    pytest.param("Norfolk", "GPE", "e-norfolk", None, None, id="a-plain-place"),
+    pytest.param("Nowhere", "GPE", "e-gone", None, None, id="an-entity-the-table-lacks"),
+])
+def test_a_stored_mention_takes_the_kind_a_runs_dictionary_lookup_finds(text, label, stored_id, kind, country):
+    mentions = _mentions([("a1", text, label, 0)]).with_columns(entity_id=pl.lit(stored_id))
+    row = stored_resolved_mentions(mentions, STORED.lazy(), actor_keys(ACTORS.lazy())).collect().row(0, named=True)
+    name = STORED.filter(pl.col("entity_id") == stored_id)["name"].to_list() or [text]
+    assert (row["from_entity_id"], row["name"], row["kind"], row["country_code"]) == (stored_id, name[0], kind, country)
+
+
+def test_an_upgrade_retires_each_id_no_mention_keeps_for_the_entity_most_of_them_went_to():
+    moved = pl.LazyFrame(
+        [("e-norfolk", "gb"), ("e-norfolk", "va"), ("e-norfolk", "va"),  # one name, two places: split
+         ("e-london", "geo-london"),  # all to one place
+         ("e-tie", "y"), ("e-tie", "x"),  # a tie goes to the smaller id
+         ("e-kept", "e-kept"), ("e-kept", "z")],  # an id some of its mentions keep is not retired
+        schema=["from_entity_id", "entity_id"], orient="row")
+    stored = pl.LazyFrame(
+        [(e, n, "GPE") for e, n in (("e-norfolk", "Norfolk"), ("e-london", "London"), ("e-tie", "Tie"),
+                                    ("e-kept", "Kept"), ("e-unmentioned", "Unmentioned"))],
+        schema=["entity_id", "name", "label"], orient="row")
+    expected = pl.DataFrame(
+        [("e-london", "geo-london", "London", "GPE", 1, "geo-london (1)"),
+         ("e-norfolk", "va", "Norfolk", "GPE", 2, "va (2), gb (1)"),
+         ("e-tie", "x", "Tie", "GPE", 2, "x (1), y (1)"),
+         ("e-unmentioned", _entity_id("Unmentioned"), "Unmentioned", "GPE", 1, f"{_entity_id('Unmentioned')} (0)")],
+        schema={"from_entity_id": pl.String, "to_entity_id": pl.String, "from_name": pl.String,
+                "from_label": pl.String, "targets": pl.Int64, "split_into": pl.String}, orient="row")
+    assert_frame_equal(upgraded_entity_ids(moved, stored).collect(), expected)

@@ -392,14 +392,75 @@ def entity_aliases(mentions: pl.LazyFrame, run_id: str, at) -> pl.LazyFrame:
     )
 
 
-def stored_entity_ids(stored: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per stored entity (from_entity_id; entity_id, name, label as a warehouse of
-    label-bound ids holds them) whose id is not the id of its identity, with that id
-    (to_entity_id): what an upgrade to label-free ids rewrites and records."""
+# What an upgrade of a warehouse written before label-free ids and places in context reads its
+# stored rows as (warehouse.store._retire_label_bound_entity_ids).
+
+def stored_resolved_mentions(mentions: pl.LazyFrame, stored: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
+    """The stored mentions (mention_id; article_id, field, text, label, start_char, end_char,
+    entity_id) as a run's resolved mentions: `from_entity_id` (their stored id), the name,
+    actor_code and country_code of their stored entity (`stored`: entity_id, name, actor_code,
+    country_code) and the dictionary `kind` (from `keys`, as actor_keys returns them), ready for
+    transforms.geo.geocoded_mentions and keyed_mentions, the chain a run's mentions go through."""
+    # A stored entity has no kind, and its codes do not tell one: a capital (Doha, QATGOV) and a
+    # minister (LKAGOV) share a code's shape, and Gaza is a country whose code (PSEGZA) is not its
+    # country's. The dictionary does, as in a run: the kind (and country) is what a run's lookup
+    # finds for the mention's text ("Qatari": nationality, QAT), so an upgraded "Qatar" is keyed by
+    # its name as a run's is, even where the writing version linked no code. A text the lookup does
+    # not know takes the kind of its entity's name when the writing run linked that entity to the
+    # dictionaries (it has an actor code): a surname or short form it linked to a full name.
+    kinds = keys.select("key", "kind", pl.col("country_code").alias("_text_country"))
+    entity = stored.select("entity_id", "name", "actor_code", "country_code")
     return (
-        stored.select(pl.col("entity_id").alias("from_entity_id"),
-                      _entity_id(_lookup_key(pl.col("name"))).alias("to_entity_id"),
-                      pl.col("name").alias("from_name"), pl.col("label").alias("from_label"))
-        .filter(pl.col("from_entity_id") != pl.col("to_entity_id"))
+        mentions.rename({"entity_id": "from_entity_id"})
+        .join(entity, left_on="from_entity_id", right_on="entity_id", how="left", maintain_order="left")
+        # A mention of an entity the table lacks is named by its own text, as a run names it.
+        .with_columns(name=pl.coalesce("name", canonical_entity_name(pl.col("text"))))
+        .with_columns(_text_key=_lookup_key(pl.col("text")), _name_key=_lookup_key(pl.col("name")))
+        .join(kinds.rename({"key": "_text_key", "kind": "_text_kind"}), on="_text_key", how="left",
+              maintain_order="left")
+        .join(kinds.select(pl.col("key").alias("_name_key"), pl.col("kind").alias("_name_kind")), on="_name_key",
+              how="left", maintain_order="left")
+        .with_columns(
+            kind=pl.coalesce("_text_kind", pl.when(pl.col("actor_code").is_not_null()).then("_name_kind")),
+            country_code=pl.when(pl.col("_text_kind").is_not_null()).then("_text_country").otherwise("country_code"),
+        )
+        .drop("_text_key", "_name_key", "_text_kind", "_text_country", "_name_kind")
+    )
+
+
+def upgraded_entity_ids(mentions: pl.LazyFrame, stored: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per stored entity (from_entity_id; `stored`: entity_id, name, label) none of whose
+    `mentions` (from_entity_id, entity_id: the stored and the new id, e.g. stored_resolved_mentions
+    geocoded and keyed) keeps its id: to_entity_id, the entity most of its mentions went to (ties
+    to the smaller id; an entity without mentions goes to its name's id), from_name, from_label,
+    targets (how many entities its mentions went to: more than one where a name split into places,
+    "Norfolk" in England and in Virginia) and split_into, those entities with their numbers of
+    mentions, most first ("<id> (3), <id> (1)"): what an upgrade rewrites and records."""
+    moves = (
+        mentions.group_by("from_entity_id", "entity_id")
+        .agg(pl.len().cast(pl.Int64).alias("_mentions"))
+        .with_columns(_kept=pl.col("entity_id") == pl.col("from_entity_id"))
+    )
+    order = ["_mentions", "entity_id"]
+    targets = moves.group_by("from_entity_id").agg(
+        pl.col("entity_id").sort_by(order, descending=[True, False]).first().alias("_majority"),
+        pl.format("{} ({})", "entity_id", "_mentions").sort_by(order, descending=[True, False])
+        .str.join(", ").alias("split_into"),
+        pl.len().cast(pl.Int64).alias("targets"),
+        pl.col("_kept").any(),
+    )
+    # Through the key function of runs: an entity without mentions is keyed by its name.
+    named = keyed_mentions(stored.select(pl.col("entity_id").alias("from_entity_id"), "name"))
+    return (
+        stored.select(pl.col("entity_id").alias("from_entity_id"), pl.col("name").alias("from_name"),
+                      pl.col("label").alias("from_label"))
+        .join(named.select("from_entity_id", pl.col("entity_id").alias("_by_name")), on="from_entity_id",
+              how="left")
+        .join(targets, on="from_entity_id", how="left")
+        .with_columns(to_entity_id=pl.coalesce("_majority", "_by_name"),
+                      split_into=pl.coalesce("split_into", pl.format("{} (0)", "_by_name")),
+                      targets=pl.col("targets").fill_null(1))
+        .filter(~pl.col("_kept").fill_null(False) & (pl.col("to_entity_id") != pl.col("from_entity_id")))
+        .select("from_entity_id", "to_entity_id", "from_name", "from_label", "targets", "split_into")
         .sort("from_entity_id")
     )

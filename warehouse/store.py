@@ -725,8 +725,12 @@ def _is_write_conflict(err: duckdb.Error) -> bool:
     return "database is locked" in message or "conflict" in message
 
 
-# The reason an upgrade records for the entity ids it retires (see _retire_label_bound_entity_ids).
+# The reasons an upgrade records for the entity ids it retires (see _retire_label_bound_entity_ids):
+# all its mentions went to its name's entity, to one GeoNames place's, or to several entities.
 LABEL_FREE_IDS = "label-free ids: one entity per name whatever its NER label (issue 20)"
+PLACE_IDS = "places in context: a geocoded place is the entity of its GeoNames place (issue 20)"
+SPLIT_PLACES = ("places in context: its mentions name several places, or some name none; to_entity_id "
+                "is the entity most of them went to (issue 20). Split into: ")
 
 
 def _has_label_bound_entity_ids(con: duckdb.DuckDBPyConnection) -> bool:
@@ -737,42 +741,78 @@ def _has_label_bound_entity_ids(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _retire_label_bound_entity_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    """Give every stored entity the id of its identity (transforms.entities.entity_key of its
-    canonical name), merging those one name split under several labels: mentions and events
-    point to the new ids, the merged entities are recounted and relabelled by their mentions, and
-    each retired id is recorded in entity_merges. Once per warehouse, in the commit's transaction;
-    it reads the whole entities table (the only time a run does). Returns the ids retired."""
-    from transforms.entities import stored_entity_ids
+    """Bring a warehouse of label-bound entity ids and ungeocoded places to what runs now write:
+    every stored GPE/LOC/FAC mention is geocoded in its article's context and every mention gets
+    the id a run would give it (transforms.entities.keyed_mentions: the dictionary actor's name,
+    else the GeoNames place, else the canonical name), so a name split under several labels is
+    one entity, and a name a run would place is its place's entity (one old "Norfolk" may become
+    two places). Mentions and events point to the new ids, the entities they touch are recounted
+    and relabelled by their mentions, and each retired id is recorded in entity_merges (a split
+    one with the entity most of its mentions went to, and all of them in its reason). Once per
+    warehouse, in the commit's transaction; it reads the whole entities and entity_mentions tables
+    (the only time a run does). Returns the ids retired."""
+    from lexicons.gazetteer import place_gazetteer
+    from lexicons.loaders import actor_dictionary
+    from transforms.entities import actor_keys, keyed_mentions, stored_resolved_mentions, upgraded_entity_ids
+    from transforms.geo import GEO_COLUMNS, geocoded_mentions
 
-    stored = con.execute("SELECT entity_id, name, label, mention_count FROM entities").pl()
-    changes = stored_entity_ids(stored.lazy()).collect()
-    if not changes.height:
+    stored = con.execute("SELECT entity_id, name, label, actor_code, country_code FROM entities").pl()
+    mentions = con.execute("SELECT mention_id, article_id, entity_id, field, text, label, start_char, end_char "
+                           "FROM entity_mentions").pl()
+    # The shipped dictionaries only: the user dictionaries of the runs that wrote the warehouse
+    # are not known here (their links survive as the stored entities' names and codes).
+    keys = actor_keys(actor_dictionary([]).lazy())
+    # The chain a run's mentions go through (flows.coding.resolved_language): geocoded, then keyed.
+    keyed = keyed_mentions(geocoded_mentions(stored_resolved_mentions(mentions.lazy(), stored.lazy(), keys),
+                                             place_gazetteer().lazy())).collect()
+    places = keyed.filter(pl.col("entity_key").str.starts_with("geonames:"))["entity_id"].unique()
+    changes = upgraded_entity_ids(keyed.lazy(), stored.lazy()).collect().with_columns(
+        reason=pl.when(pl.col("targets") > 1).then(pl.lit(SPLIT_PLACES) + pl.col("split_into"))
+        .when(pl.col("to_entity_id").is_in(places.implode())).then(pl.lit(PLACE_IDS)).otherwise(pl.lit(LABEL_FREE_IDS)))
+    moved = keyed.filter((pl.col("entity_id") != pl.col("from_entity_id")) | pl.col("geonames_id").is_not_null()
+                         ).select("mention_id", "article_id", "from_entity_id", "entity_id", *GEO_COLUMNS.names())
+    if not changes.height and not moved.height:
         return 0
     con.register("id_changes", changes.to_arrow())
+    con.register("mention_moves", moved.to_arrow())
     try:
-        con.execute("UPDATE entity_mentions SET entity_id = c.to_entity_id FROM id_changes AS c "
-                    "WHERE entity_mentions.entity_id = c.from_entity_id")
+        con.execute("UPDATE entity_mentions SET entity_id = m.entity_id, "
+                    + ", ".join(f"{c} = m.{c}" for c in GEO_COLUMNS.names())
+                    + " FROM mention_moves AS m WHERE entity_mentions.mention_id = m.mention_id")
+        # An event's actor is the entity its retired one's mentions in the event's articles went to
+        # (the Norfolk of the story the event is in), else the one most of them went to.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE event_actor_moves AS SELECT event_id, from_entity_id, "
+            "arg_max(entity_id, (n, entity_id)) AS to_entity_id FROM (SELECT e.event_id, m.from_entity_id, "
+            "m.entity_id, count(*) AS n FROM (SELECT DISTINCT event_id, article_id FROM event_mentions) AS e "
+            "JOIN mention_moves AS m USING (article_id) "
+            "WHERE m.from_entity_id IN (SELECT from_entity_id FROM id_changes) GROUP BY ALL) GROUP BY ALL")
         for actor in ("actor1", "actor2"):
+            con.execute(f"UPDATE events SET {actor}_entity_id = a.to_entity_id FROM event_actor_moves AS a "
+                        f"WHERE events.event_id = a.event_id AND events.{actor}_entity_id = a.from_entity_id")
             con.execute(f"UPDATE events SET {actor}_entity_id = c.to_entity_id FROM id_changes AS c "
                         f"WHERE events.{actor}_entity_id = c.from_entity_id")
-        # One row per new id: the name, codes and label of its most mentioned old row until the
-        # counts and labels are refreshed from the mentions below.
+        # One row per new id: the name, codes and label of the old row most of its mentions come
+        # from until the counts and labels are refreshed from the mentions below.
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE merged_entities AS SELECT c.to_entity_id AS entity_id, "
-            "arg_max(e.name, e.mention_count) AS name, arg_max(e.label, e.mention_count) AS label, "
+            "CREATE OR REPLACE TEMP TABLE merged_entities AS SELECT m.entity_id, "
+            "arg_max(e.name, (m.n, e.name)) AS name, arg_max(e.label, (m.n, e.label)) AS label, "
             "max(e.actor_code) AS actor_code, max(e.country_code) AS country_code, "
-            "sum(e.mention_count)::BIGINT AS mention_count, sum(e.article_count)::BIGINT AS article_count "
-            "FROM entities AS e JOIN id_changes AS c ON c.from_entity_id = e.entity_id GROUP BY ALL")
+            "sum(m.n)::BIGINT AS mention_count, sum(m.n)::BIGINT AS article_count "
+            "FROM (SELECT from_entity_id, entity_id, count(*) AS n FROM mention_moves GROUP BY ALL) AS m "
+            "JOIN entities AS e ON e.entity_id = m.from_entity_id GROUP BY ALL")
+        con.execute("CREATE OR REPLACE TEMP TABLE touched_entities AS SELECT from_entity_id AS entity_id "
+                    "FROM id_changes UNION SELECT entity_id FROM merged_entities")
         con.execute("DELETE FROM entities WHERE entity_id IN (SELECT from_entity_id FROM id_changes)")
-        con.execute("INSERT INTO entities BY NAME SELECT * FROM merged_entities")
-        con.execute("CREATE OR REPLACE TEMP TABLE touched_entities AS SELECT DISTINCT to_entity_id AS entity_id "
-                    "FROM id_changes")
+        con.execute("INSERT INTO entities BY NAME SELECT * FROM merged_entities "
+                    "WHERE entity_id NOT IN (SELECT entity_id FROM entities)")
         con.execute(_sql("refresh_entity_counts"))
         con.execute("CREATE OR REPLACE TEMP TABLE relabel_entities AS SELECT entity_id FROM touched_entities")
         con.execute(_sql("refresh_entity_labels"))
         con.execute(
             f"INSERT INTO {ENTITY_MERGES.name} BY NAME SELECT from_entity_id, to_entity_id, from_name, from_label, "
-            f"{_literal(LABEL_FREE_IDS)} AS reason, {_literal(run_id)} AS run_id, now() AS merged_at FROM id_changes")
+            f"reason, {_literal(run_id)} AS run_id, now() AS merged_at FROM id_changes")
     finally:
         con.unregister("id_changes")
+        con.unregister("mention_moves")
     return changes.height
