@@ -325,9 +325,20 @@ def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(t
         assert got == want, name
     assert store.query("SELECT sum(mention_count) FROM entities").item() == counts["entity_mentions"]
     assert [r for r in store.history()["run_id"]] == ["migrated from newsflow.duckdb"]
-    # a run after the migration adds to what was migrated
+    # its places are geocoded in context: a capital is its GeoNames place's entity, a country
+    # (dictionary-keyed, as in a run) keeps its name's entity
+    doha, qatar = _place_id(290030), pl.select(stable_id(pl.lit("qatar"))).item()
+    assert store.query("SELECT DISTINCT text, geonames_id, geo_method, entity_id FROM entity_mentions "
+                       "WHERE text IN ('Doha', 'Qatar') ORDER BY 1").rows() == [
+        ("Doha", 290030, "only_candidate", doha), ("Qatar", 289688, "country", qatar)]
+    assert store.query("SELECT count(*) FROM entity_mentions WHERE label = 'GPE' AND geonames_id IS NULL").item() == 0
+    assert store.query(f"SELECT reason FROM entity_merges WHERE to_entity_id = '{doha}'").item() == store_module.PLACE_IDS
+    # a run after the migration adds to what was migrated, Doha to the migrated Doha
     store.publish("r1", _run("r1", T0))
     assert store.query("SELECT count(*) FROM articles").item() == 2
+    store.publish("r2", _named_run("r2", T1, "a2", "Talks resumed in Doha.", (("Doha", "GPE"),)))
+    assert store.query("SELECT entity_id, mention_count, article_count FROM entities WHERE name = 'Doha'").rows() == [
+        (doha, 3, 2)]
 
 
 def test_counts_grow_with_new_articles_and_are_recomputed_when_one_changes(tmp_path):
@@ -416,6 +427,96 @@ def test_a_lake_of_label_bound_entity_ids_is_upgraded_and_the_retired_ids_record
         ("r2", 2)]
     store.publish("r3", _qatar_run("r3", T1, "a3", ("GPE",)))  # upgraded once only
     assert store.query("SELECT count(*) FROM entity_merges").item() == 2
+
+
+def _named_run(run_id: str, at: datetime, article_id: str, text: str, spans: tuple[tuple[str, str], ...]) -> RunTables:
+    """A run of one article whose model `spans` are (text, label), each at its first place in
+    `text`, its mentions resolved, geocoded in context and keyed as the language stage does
+    (flows.coding.resolved_language), its entities as the run makes them."""
+    from lexicons.gazetteer import place_gazetteer
+    from lexicons.loaders import actor_dictionary
+    from schemas.tables import NER_SPANS
+    from transforms.entities import actor_keys, article_entity_mentions, entities, keyed_mentions, resolved_mentions
+    from transforms.geo import geocoded_mentions
+
+    documents = pl.LazyFrame({"doc_index": [0], "article_id": [article_id], "field": ["text"], "content": [text]},
+                             schema_overrides={"doc_index": pl.Int64})
+    ner = pl.LazyFrame([(0, t, label, text.index(t), text.index(t) + len(t), 0) for t, label in spans],
+                       schema=NER_SPANS, orient="row")
+    resolved = resolved_mentions(article_entity_mentions(documents, ner), actor_keys(actor_dictionary([]).lazy()))
+    mentions = keyed_mentions(geocoded_mentions(resolved, place_gazetteer().lazy())).collect()
+    run = _run(run_id, at, text=text)
+    return RunTables(**{**run.__dict__, "articles": run.articles.with_columns(article_id=pl.lit(article_id)),
+                        "entity_mentions": mentions.select(TABLES["entity_mentions"].columns),
+                        "entities": entities(mentions.lazy()).collect()})
+
+
+def _place_id(geonames_id: int) -> str:
+    return pl.select(stable_id(pl.lit(f"geonames:{geonames_id}"))).item()
+
+
+LONDON, NORFOLK_VA = 2643743, 4776222
+
+
+def test_an_upgrade_geocodes_the_stored_places_and_later_runs_add_to_the_same_place(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    # What a version with label-bound ids and no geocoding wrote: a South London story naming
+    # Norfolk (the English county) and a Virginia one naming Norfolk, one "Norfolk" entity.
+    texts = {"a1": "London police and Norfolk police met.", "a2": "Norfolk, Virginia said so."}
+    spans = [("m1", "a1", "London", "old-london"), ("m2", "a1", "Norfolk", "old-norfolk"),
+             ("m3", "a2", "Norfolk", "old-norfolk"), ("m4", "a2", "Virginia", "old-virginia")]
+    first = _run("r1", T0)
+    articles = pl.concat([first.articles.with_columns(article_id=pl.lit(a), text=pl.lit(t), content_hash=pl.lit(a))
+                          for a, t in texts.items()])
+    mentions = _frame("entity_mentions", [
+        {"mention_id": m, "article_id": a, "entity_id": e, "field": "text", "text": t, "label": "GPE",
+         "start_char": texts[a].index(t), "end_char": texts[a].index(t) + len(t), "sentence_index": 0}
+        for m, a, t, e in spans])
+    stored_entities = _frame("entities", [
+        {"entity_id": "old-london", "name": "London", "label": "GPE", "actor_code": "GBRGOV", "country_code": "GBR",
+         "mention_count": 1, "article_count": 1},
+        {"entity_id": "old-norfolk", "name": "Norfolk", "label": "GPE", "mention_count": 2, "article_count": 2},
+        {"entity_id": "old-virginia", "name": "Virginia", "label": "GPE", "mention_count": 1, "article_count": 1}])
+    event = {"event_code": "01", "event_base_code": "01", "event_root_code": "01", "quad_class": 1,
+             "goldstein_scale": 0.0, "is_negated": False, "is_hypothetical": False, "num_mentions": 1,
+             "num_articles": 1, "first_seen_at": T0, "actor1_entity_id": "old-norfolk"}
+    events = _frame("events", [{**event, "event_id": f"ev-{a}"} for a in texts])
+    event_mentions = _frame("event_mentions", [
+        {"mention_id": f"em-{a}", "event_id": f"ev-{a}", "article_id": a, "field": "text", "sentence_index": 0,
+         "sentence_start_char": 0, "sentence_end_char": len(texts[a]), "action_text": "met", "action_start_char": 0,
+         "is_negated": False, "is_hypothetical": False, "confidence": 0.9, "coder_version": "old"} for a in texts])
+    store.publish("r1", RunTables(**{**first.__dict__, "articles": articles, "entity_mentions": mentions,
+                                     "entities": stored_entities, "events": events, "event_mentions": event_mentions}))
+    with store.connect(read_only=False) as con:
+        con.execute("DROP TABLE entity_merges; DROP TABLE entity_aliases")
+    norfolk = pl.select(stable_id(pl.lit("norfolk"))).item()
+    # The first run after the upgrade names London: it adds to the upgraded London.
+    store.publish("r2", _named_run("r2", T1, "a3", "The Mayor of London spoke.", (("London", "GPE"),)))
+
+    # The stored places are geocoded in their article's context: the Norfolk of the London story
+    # is no small town in Virginia, the other one is.
+    assert store.query("SELECT mention_id, geonames_id, geo_country_code FROM entity_mentions WHERE "
+                       "mention_id LIKE 'm_' ORDER BY 1").rows() == [
+        ("m1", LONDON, "GBR"), ("m2", None, None), ("m3", NORFOLK_VA, "USA"), ("m4", 6254928, "USA")]
+    assert store.query("SELECT entity_id, name, actor_code, mention_count, article_count FROM entities "
+                       "WHERE name IN ('London', 'Norfolk') ORDER BY name, entity_id").rows() == sorted([
+        (_place_id(LONDON), "London", "GBRGOV", 2, 2),
+        (norfolk, "Norfolk", None, 1, 1), (_place_id(NORFOLK_VA), "Norfolk", None, 1, 1)], key=lambda r: (r[1], r[0]))
+    assert store.query("SELECT entity_id FROM entity_mentions WHERE mention_id = 'm2'").item() == norfolk
+    # Each event's actor is the Norfolk of its own article.
+    assert store.query("SELECT event_id, actor1_entity_id FROM events ORDER BY 1").rows() == [
+        ("ev-a1", norfolk), ("ev-a2", _place_id(NORFOLK_VA))]
+    merges = {r[0]: r[1:] for r in store.query(
+        "SELECT from_entity_id, to_entity_id, reason, run_id FROM entity_merges").rows()}
+    assert merges["old-london"] == (_place_id(LONDON), store_module.PLACE_IDS, "r2")
+    split_to, split_reason, _ = merges["old-norfolk"]
+    assert split_to == min(norfolk, _place_id(NORFOLK_VA))  # one mention each: the smaller id
+    assert split_reason.startswith(store_module.SPLIT_PLACES)
+    assert norfolk in split_reason and _place_id(NORFOLK_VA) in split_reason
+    assert set(merges) == {"old-london", "old-norfolk", "old-virginia"}
+    assert store.query("SELECT rows_written FROM table_updates WHERE table_name = 'entity_merges'").item() == 3
+    assert store.query("SELECT count(*) FROM entities").item() == 4
+    assert store.query("SELECT sum(mention_count) FROM entities").item() == 5
 
 
 def test_the_entity_summary_has_one_row_per_entity_with_when_it_was_seen_and_its_aliases(tmp_path):
