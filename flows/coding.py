@@ -56,8 +56,11 @@ class Resources:
 
 
 @lru_cache(maxsize=4)
-def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = ()) -> Resources:
-    """Model and lexicons for one set of user dictionaries (loaded once per process)."""
+def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = (),
+              ner: str = "newsflow") -> Resources:
+    """Model and lexicons for one set of user dictionaries (loaded once per process). `ner="package"`
+    is the pipeline before issue 20 (the package's NER and the actor ruler alone), which
+    benchmarks/ner_accuracy.py measures as a baseline."""
     actors = actor_dictionary(list(actor_files))
     names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2)
                           & ((pl.col("kind") != "person") | pl.col("name").str.contains(" ")))
