@@ -7,7 +7,7 @@ by document, with a second check on the project's own labelled news.
 WikiGold (CC BY 4.0, Balasuriya et al. 2009) has 145 documents. Each is split by document, once and
 for good, by a SHA-1 of a fixed salt and its text (`split_of`): 20% test, 20% dev, the rest train.
 The test split is run once, for the final figures; everything is tuned on dev; the NER component
-in models/ is trained on train only (training/train_ner.py). `--errors` prints, on train+dev, a
+in lexicons/ner_component is trained on train only (training/train_ner.py). `--errors` prints, on train+dev, a
 confusion of gold against predicted types and the most frequent wrong spans (what to fix first).
 
 Each WikiGold document is rebuilt as text (tokens joined by spaces, one sentence per line) with
@@ -22,7 +22,8 @@ precision, recall and F1 per type and micro-averaged over PER/ORG/LOC (the figur
 issues) and over all four types.
 
 The news check reads the actor spans of benchmarks/data/labels/ (VOA and Wikinews articles labelled
-for the event coder): an actor whose exact text is a name in lexicons/actors.tsv gets that name's
+for the event coder), of its test split only (its train split's texts are rehearsal data for
+training/train_ner.py, labelled by the package model, not by the readers): an actor whose exact text is a name in lexicons/actors.tsv gets that name's
 kind as its gold type (person -> PER, igo/group -> ORG, country/capital -> LOC). Those labels are
 partial (only actors of events are marked), so only recall is measured: the share of these spans
 that the entity layer finds with exactly that span and type.
@@ -163,7 +164,7 @@ def _layer_rows(texts: list[str], res) -> list[tuple[int, int, int, str]]:
             mentions.select("article_id", "start_char", "end_char", "label").iter_rows()]
 
 
-def predictions(texts: list[str]) -> list[tuple[str, list[set], float]]:
+def predictions(texts: list[str], component: str = "newsflow") -> list[tuple[str, list[set], float]]:
     """(configuration, predicted spans per document, seconds) for the bare model, the old pipeline
     and the pipeline as it runs now."""
     import spacy
@@ -178,7 +179,8 @@ def predictions(texts: list[str]) -> list[tuple[str, list[set], float]]:
     rows = [(i, e.start_char, e.end_char, e.label_) for i, doc in enumerate(bare.pipe(texts)) for e in doc.ents]
     out.append(("bare model (baseline)", _predicted(rows, len(texts)), time.perf_counter() - started))
     for title, res in [("old pipeline (package NER + actor ruler)", resources(model, ner="package")),
-                       ("newsflow entity layer (now)", resources(model))]:
+                       (f"newsflow entity layer (now{'' if component == 'newsflow' else ', ' + component})",
+                        resources(model, ner=component))]:
         started = time.perf_counter()
         out.append((title, _predicted(_layer_rows(texts, res), len(texts)), time.perf_counter() - started))
     return out
@@ -206,9 +208,9 @@ def print_errors(texts: list[str], gold: list[set], predicted: list[set], top: i
         print(f"{n:>4}  {text!r} gold {g} predicted {p}")
 
 
-def news_gold() -> tuple[list[tuple[str, str, str]], list[set]]:
-    """(text_id, field, content) of each labelled news field and its gold actor spans typed by the
-    actor dictionary's kind of the actor's exact text."""
+def news_gold(split: str = "test") -> tuple[list[tuple[str, str, str]], list[set]]:
+    """(text_id, field, content) of each labelled news field of the labels' `split` and its gold
+    actor spans typed by the actor dictionary's kind of the actor's exact text."""
     import polars as pl
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -219,6 +221,7 @@ def news_gold() -> tuple[list[tuple[str, str, str]], list[set]]:
     for name, kind in actor_dictionary([]).select("name", "kind").iter_rows():
         kinds.setdefault(name, kind)
     events = corpus.labelled_events()
+    events = events.filter(pl.col("text_id").is_in([t for t in events["text_id"].unique() if corpus.split_of(t) == split]))
     spans: dict[tuple[str, str], set] = {}
     for actor in ("actor1", "actor2"):
         for text_id, field, text, start in events.select(
@@ -248,12 +251,36 @@ def news_recall(gold: list[set], predicted: list[set]) -> dict[str, tuple[int, i
     return out
 
 
+def label_agreement(texts: list[str], component: str) -> dict[str, tuple[int, int]]:
+    """Per spaCy label the package model finds in `texts`: (its entities, those the pipeline's model
+    and rulers find with the same span and label). What the news would lose to a new component,
+    beyond the actor spans the labels mark."""
+    import spacy
+
+    from config.settings import Settings
+    from flows.coding import resources
+
+    model = Settings().model
+    before = Counter((i, e.start_char, e.end_char, e.label_)
+                     for i, doc in enumerate(spacy.load(model).pipe(texts)) for e in doc.ents)
+    now = {(i, e.start_char, e.end_char, e.label_)
+           for i, doc in enumerate(resources(model, ner=component).nlp.pipe(texts)) for e in doc.ents}
+    out: dict[str, list[int]] = {}
+    for key in before:
+        counts = out.setdefault(key[3], [0, 0])
+        counts[0] += 1
+        counts[1] += key in now
+    return {label: (n, kept) for label, (n, kept) in sorted(out.items(), key=lambda kv: -kv[1][0])}
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("dev", "test", "train"), default="dev")
     parser.add_argument("--errors", action="store_true", help="confusion and wrong spans on train+dev")
     parser.add_argument("--no-news", action="store_true", help="skip the labelled-news check")
     parser.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
+    parser.add_argument("--component", default="newsflow",
+                        help="a trained ner folder to measure in place of lexicons/ner_component (training/train_ner.py --out)")
     args = parser.parse_args(argv)
 
     all_texts, _, malformed = gold_documents(args.gold)
@@ -266,7 +293,7 @@ def main(argv: list[str]) -> None:
     print(f"split {'+'.join(sorted(splits))}: {len(texts)} documents, {sum(counts.values())} gold entities "
           f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
 
-    runs = predictions(texts)
+    runs = predictions(texts, args.component)
     for title, predicted, seconds in runs:
         print_scores(title, gold, predicted, seconds)
         if args.errors:
@@ -278,11 +305,14 @@ def main(argv: list[str]) -> None:
     print(f"\nlabelled news: {len(fields)} fields of {len({t for t, _, _ in fields})} articles, "
           f"{sum(len(s) for s in news)} actor spans typed by the actor dictionary; recall by exact span and type")
     news_texts = [c for _, _, c in fields]
-    for title, predicted, seconds in predictions(news_texts):
+    for title, predicted, seconds in predictions(news_texts, args.component):
         recall = news_recall(news, predicted)
         total = [sum(v[i] for v in recall.values()) for i in range(3)]
         parts = ", ".join(f"{k} {f / n:.3f} ({f}/{n}, {o} other type)" for k, (n, f, o) in recall.items())
         print(f"{title}: {parts}; all {total[1] / total[0]:.3f} ({total[2]} other type)")
+    agreement = label_agreement(news_texts, args.component)
+    print("the package model's entities on these fields kept (same span and label) by the pipeline's model "
+          "and rulers: " + ", ".join(f"{label} {kept / n:.2f} of {n}" for label, (n, kept) in agreement.items()))
 
 
 if __name__ == "__main__":
