@@ -8,11 +8,11 @@ training (`nlp.update`) on licensed data only:
   - WikiGold's train split (CC BY 4.0; the document split is benchmarks/ner_accuracy.py's, whose
     dev split picks the number of epochs and whose test split is never read here), one example
     per sentence;
-  - rehearsal: sentences of the Voice of America and Wikinews articles (public domain, CC BY 2.5)
-    of the labelled corpus's train split (benchmarks/labels.py; its test split is the news check
-    of benchmarks/ner_accuracy.py), labelled not by their readers but by
-    the package's model plus lexicons/ner_patterns.tsv, so that the component keeps what it did
-    on news, NORP/GPE/DATE/... included, while it learns WikiGold's names.
+  - optionally (off by default, see below), rehearsal: sentences (`--rehearsal`) and headlines
+    (`--titles`) of the Voice of America and Wikinews articles (public domain, CC BY 2.5) of the
+    labelled corpus's train split (benchmarks/labels.py; its test split is the news check of
+    benchmarks/ner_accuracy.py), labelled not by their readers but by the package's model plus
+    lexicons/ner_patterns.tsv, meant to keep what the model did on news.
 
 WikiGold's four types become OntoNotes labels without losing the model's finer ones: a gold span
 takes the package model's label when the model found that exact span with a label of the same
@@ -24,7 +24,8 @@ model is told nothing about them). Outside gold spans, the model's numeric and t
 entities are left missing (WikiGold does not tag them consistently); every other token is O, as
 WikiGold says. Rehearsal (`--rehearsal`, sentences per WikiGold sentence) is off by default: on dev
 and on the news check it did worse than none (0.3: dev entity-layer F1 0.610 against 0.639, news
-actor recall 0.867 against 0.950), the package model's labels disagreeing with WikiGold's.
+actor recall 0.867 against 0.950, measured before NORP/LAW/... were left missing), the package
+model's labels disagreeing with WikiGold's.
 
 The `ner` component listens to no other component (it has its own tok2vec), so only it is
 updated and written: the tagger, parser and lemmatizer are the package's, untouched.
