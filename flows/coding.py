@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 
 from lexicons.gazetteer import place_gazetteer
-from lexicons.loaders import actor_dictionary, actor_periods, agent_nouns, cameo_codes, coder_rules, verb_lexicon
+from lexicons.loaders import (LEXICONS, actor_dictionary, actor_periods, agent_nouns, cameo_codes, coder_rules, ner_patterns,
+                              verb_lexicon)
 from transforms.entities import (actor_keys, article_entity_mentions, dateline_free_mentions, keyed_mentions,
                                  resolved_mentions)
 from transforms.coder.coding import learned_events
@@ -22,6 +23,9 @@ from transforms.nlp import Parsed, parsed_documents
 # Dictionary kinds whose names are matched in the text even where the model misses them. Persons
 # only by full name: a lone surname out of context ("Bush", "Rice") is too often something else.
 RULER_KINDS = ("country", "nationality", "igo", "group", "person")
+# newsflow's NER component (training/train_ner.py, `make train-ner`): the package's NER fine-tuned on
+# WikiGold's train split; loaded in place of the package's own `ner`.
+NER_COMPONENT = LEXICONS / "ner_component"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Resources:
 
     model: str
     ruler_patterns: tuple[dict, ...]
+    news_patterns: tuple[dict, ...]  # lexicons/ner_patterns.tsv: overwrite the model at their tokens
+    ner_component: Path | None  # a trained `ner` replacing the package's; None keeps the package's
     actor_keys: pl.DataFrame
     lexicon: Lexicon
     codebook: pl.DataFrame
@@ -57,11 +63,24 @@ class Resources:
 
     @cached_property
     def nlp(self):
-        """The model with an entity ruler after its NER holding `ruler_patterns`."""
+        """The model (its `ner` replaced by `ner_component` when set), then a ruler of `news_patterns`
+        that overwrites the model, then the actor dictionary's ruler of `ruler_patterns` that only
+        fills in what neither found."""
         import spacy
 
         nlp = spacy.load(self.model)
-        ruler = nlp.add_pipe("entity_ruler", after="ner", config={"overwrite_ents": False, "validate": False})
+        if self.ner_component is not None:
+            # Same architecture and labels as the package's ner (it has its own tok2vec, listening
+            # to no other component), so only its weights and transition moves are read.
+            nlp.get_pipe("ner").from_disk(self.ner_component, exclude=["vocab"])
+        last = "ner"
+        if self.news_patterns:
+            news = nlp.add_pipe("entity_ruler", name="news_ruler", after="ner",
+                                config={"overwrite_ents": True, "validate": False})
+            with nlp.select_pipes(enable=["news_ruler"]):
+                news.add_patterns(list(self.news_patterns))
+            last = "news_ruler"
+        ruler = nlp.add_pipe("entity_ruler", after=last, config={"overwrite_ents": False, "validate": False})
         # The ruler turns each phrase pattern into a Doc with every pipe before it (13 s for the
         # 20k names); phrase patterns match on token text, so the tokenizer alone gives the same Docs.
         with nlp.select_pipes(enable=["entity_ruler"]):
@@ -70,14 +89,26 @@ class Resources:
 
 
 @lru_cache(maxsize=4)
-def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = ()) -> Resources:
-    """Model and lexicons for one set of user dictionaries (loaded once per process)."""
+def resources(model: str, actor_files: tuple[Path, ...] = (), agent_files: tuple[Path, ...] = (),
+              ner: str = "newsflow") -> Resources:
+    """Model and lexicons for one set of user dictionaries (loaded once per process). `ner="package"`
+    is the pipeline before issue 20 (the package's NER and the actor ruler alone), which
+    benchmarks/ner_accuracy.py measures as a baseline."""
     actors = actor_dictionary(list(actor_files))
     names = actors.filter(pl.col("kind").is_in(RULER_KINDS) & (pl.col("name").str.len_chars() >= 2)
                           & ((pl.col("kind") != "person") | pl.col("name").str.contains(" ")))
+    # ner: "newsflow" (lexicons/ner_component and the curated names), "package", or a trained
+    # component's folder with the curated names (training/train_ner.py --out, measured before it
+    # replaces lexicons/ner_component).
+    is_newsflow = ner != "package"
+    component = NER_COMPONENT if ner == "newsflow" else Path(ner)
     return Resources(
         model=model,
         ruler_patterns=tuple({"label": label, "pattern": name} for name, label in names.select("name", "label").iter_rows()),
+        news_patterns=tuple({"label": label, "pattern": pattern}
+                            for pattern, label in ner_patterns().select("pattern", "label").iter_rows())
+        if is_newsflow else (),
+        ner_component=component if is_newsflow else None,
         actor_keys=actor_keys(actors.lazy()).collect(),
         lexicon=Lexicon.from_frames(verb_lexicon(), agent_nouns(list(agent_files)), coder_rules()),
         codebook=cameo_codes(),

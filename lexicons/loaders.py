@@ -119,9 +119,19 @@ def verb_lexicon(path: Path | None = None) -> pl.DataFrame:
 # TSV files
 
 
-def _read_tsv(path: Path, schema: pl.Schema) -> pl.DataFrame:
+NER_PATTERNS_SCHEMA = pl.Schema({"pattern": pl.String, "label": pl.String, "kind": pl.String})
+
+
+def ner_patterns(path: Path | None = None) -> pl.DataFrame:
+    """Curated names the NER must label one way (platforms, publications, diseases), one row per
+    `pattern` (exact text) with its spaCy `label` and `kind` (lexicons/ner_patterns.tsv)."""
+    return _read_tsv(path or LEXICONS / "ner_patterns.tsv", NER_PATTERNS_SCHEMA, comment_prefix="#")
+
+
+def _read_tsv(path: Path, schema: pl.Schema, comment_prefix: str | None = None) -> pl.DataFrame:
     # Every column is read as text (codes like "010" must keep their zero), then cast.
-    frame = pl.read_csv(path, separator="\t", quote_char=None, infer_schema=False, encoding="utf8")
+    frame = pl.read_csv(path, separator="\t", quote_char=None, infer_schema=False, encoding="utf8",
+                        comment_prefix=comment_prefix)
     if frame.columns != list(schema):
         raise ValueError(f"{path.name}: header {frame.columns} is not {list(schema)}")
     return frame.with_columns(pl.all().fill_null("")).cast(dict(schema))  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ UTC_TS = pl.Datetime("us", "UTC")
 # numeric and temporal labels (DATE, MONEY, CARDINAL, ...) are not entities a user counts.
 ENTITY_LABELS = (
     "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE",
+    "DISEASE",  # newsflow's own label (lexicons/ner_patterns.tsv): a topic to count, never an actor
 )
 FIELDS = ("title", "text")
 RUN_STATUSES = ("completed", "failed")
