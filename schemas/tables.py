@@ -206,7 +206,7 @@ ENTITIES = Table(
 
 # The names an entity was found under, where the entity layer linked a mention to another name
 # (transforms.entities.resolved_mentions: a dictionary alias, a surname, a short form, an acronym).
-ENTITY_ALIAS_REASONS = ("dictionary", "surname", "short form", "acronym")
+ENTITY_ALIAS_REASONS = ("dictionary", "surname", "short form", "acronym", "role")
 ENTITY_ALIASES = Table(
     name="entity_aliases",
     grain="one row per name an entity was found under that differs from its canonical name",
@@ -227,7 +227,8 @@ ENTITY_ALIASES = Table(
         "alias": "key: the name as an article wrote it, canonical form (a leading 'the' and a possessive removed)",
         "reason": "why the mention was linked to the entity: 'dictionary' (an actor dictionary lists the name), "
                   "'surname' (a full name in the same article), 'short form' (an organisation's full name in the "
-                  "same article: 'Congress' after 'United States Congress'), 'acronym' (its initials)",
+                  "same article: 'Congress' after 'United States Congress'), 'acronym' (its initials), 'role' (a "
+                  "group's name and a role noun: 'Hamas Leaders' is Hamas)",
         "run_id": "the run that first linked the name to the entity (runs.run_id)",
         "first_seen_at": "when that run started, UTC",
     },

@@ -104,10 +104,6 @@ def _span(content: str, start, text) -> str | None:
 # Issue 20: newsflow's NER, fine-tuned on WikiGold (never title case), reads the seed's headline
 # "Qatar Orders Hamas Leaders Out" as the organisation "Hamas Leaders", which has no actor code.
 # A known regression in the NER's model card, left visible rather than the test loosened.
-HAMAS_LEADERS = pytest.mark.xfail(strict=True, reason="the NER's 'Hamas Leaders' (title-case headline), issue 20")
-
-
-@HAMAS_LEADERS
 def test_seed_events_hold_qatar_expelling_hamas_with_its_evidence(seeded):
     warehouse, _ = seeded
     rows = sql(warehouse, EVENT_SPAN_SQL)
@@ -164,7 +160,6 @@ def test_views_hold_exactly_the_confident_events(seeded):
     assert sql(warehouse, "select * from entity_co_mentions where entity1_name = 'Hamas' or entity2_name = 'Hamas'")
 
 
-@HAMAS_LEADERS
 def test_the_views_carry_the_ids_and_countries_to_filter_and_join_on(seeded, tmp_path):
     from warehouse.store import _sql
 

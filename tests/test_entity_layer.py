@@ -262,10 +262,19 @@ def test_a_short_form_does_not_take_a_name_the_dictionaries_know():
     pytest.param("U.S. Senate", "ORG", "USALEG", "USA", id="dotted-country-and-agent"),
     pytest.param("Iranian Cinema", "ORG", None, None, id="no-agent-noun"),
     pytest.param("Hamas Government", "ORG", None, None, id="a-group-is-no-state"),
+    pytest.param("Hamas Leaders", "ORG", "PSEREBHMS", "PSE", id="a-group-and-a-role-noun"),
+    pytest.param("Hamas Leadership", "ORG", "PSEREBHMS", "PSE", id="a-group-and-its-leadership"),
+    pytest.param("Hamas Cinema", "ORG", None, None, id="a-group-and-no-role-noun"),
 ])
-def test_a_state_and_an_agent_noun_compose_a_code(text, label, code, country):
+def test_an_actor_and_an_agent_or_role_noun_compose_a_code(text, label, code, country):
     row = _resolved_with_agents([("a1", text, label, 0)]).row(0, named=True)
     assert (row["actor_code"], row["country_code"]) == (code, country)
+
+
+def test_a_group_and_a_role_noun_are_the_group_entity():
+    resolved = _resolved_with_agents([("a1", "Hamas Leaders", "ORG", 0), ("a2", "Hamas", "ORG", 0)])
+    assert resolved.select("name", "alias_reason", "kind").rows() == [("Hamas", "role", "group"), ("Hamas", None, "group")]
+    assert resolved["entity_id"].n_unique() == 1
 
 
 def test_an_entity_takes_a_composed_code_without_agents_none():

@@ -130,30 +130,52 @@ def actor_keys(actors: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+# Role nouns that are no agent of their own: "Hamas Leaders" are Hamas acting, as the coder reads
+# "Hamas leaders" (transforms.events, `_resolved`).
+_ROLE_NOUNS = ("leader", "leadership", "member", "chief", "spokesman", "spokeswoman", "spokesperson")
+
+
 def _composed_codes(base: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.LazyFrame | None) -> pl.LazyFrame:
-    """`base` with a code for a name the dictionaries do not know made of a country or nationality
-    and an agent noun ("Iranian Government" -> IRNGOV, "U.S. Senate" -> USALEG): the composition
-    the coder makes of "Iranian officials" (transforms.events, `_resolved`), from the same agent
-    nouns (lexicons/agents.tsv)."""
+    """`base` with a code for a name the dictionaries do not know made of a known actor and an
+    agent or role noun, as the coder composes "Iranian officials" and "Hamas leaders"
+    (transforms.events, `_resolved`), from the same agent nouns (lexicons/agents.tsv): a country or
+    nationality and an agent noun take the agent's code ("Iranian Government" -> IRNGOV, "U.S. Senate"
+    -> USALEG); a group or IGO and a role noun keep the group's ("Hamas Leaders" -> PSEREBHMS; "Hamas
+    Government" is no state's government and stays uncoded). A plural head is read as its singular."""
     if agents is None:
         return base
-    states = keys.filter(pl.col("kind").is_in(["country", "nationality"]) & (pl.col("actor_code").str.len_chars() == 3)
-                         ).select(pl.col("key").alias("_owner_key"), pl.col("actor_code").alias("_owner_code"),
-                                  pl.col("country_code").alias("_owner_country"))
+    owners = keys.filter(pl.col("kind").is_in(["country", "nationality", "group", "igo"])).select(
+        pl.col("key").alias("_owner_key"), pl.col("actor_code").alias("_owner_code"),
+        pl.col("country_code").alias("_owner_country"), pl.col("kind").alias("_owner_kind"),
+        pl.col("actor_name").alias("_owner_name"))
     nouns = agents.select(pl.col("noun").str.to_lowercase().alias("_head"), pl.col("agent_code").alias("_agent")
                           ).unique("_head", keep="first", maintain_order=True)
     words = pl.col("_name").str.split(" ")
-    composable = pl.col("actor_code").is_null() & pl.col("_owner_code").is_not_null() & pl.col("_agent").is_not_null()
+    state = pl.col("_owner_kind").is_in(["country", "nationality"]) & (pl.col("_owner_code").str.len_chars() == 3)
+    group = pl.col("_owner_kind").is_in(["group", "igo"])
+    composable = pl.col("actor_code").is_null() & pl.col("_owner_code").is_not_null() & (
+        (state & pl.col("_agent").is_not_null()) | (group & pl.col("_singular").is_in(_ROLE_NOUNS)))
     return (
         base.with_columns(_owner_key=_lookup_key(words.list.slice(0, words.list.len() - 1).list.join(" ")),
                           _head=words.list.last().str.to_lowercase())
-        .join(states, on="_owner_key", how="left", maintain_order="left")
+        .with_columns(_singular=pl.col("_head").str.replace(r"s$", ""))
+        .join(owners, on="_owner_key", how="left", maintain_order="left")
         .join(nouns, on="_head", how="left", maintain_order="left")
+        .join(nouns.rename({"_head": "_singular", "_agent": "_singular_agent"}), on="_singular", how="left",
+              maintain_order="left")
+        .with_columns(_agent=pl.coalesce("_agent", "_singular_agent"))
         .with_columns(
-            actor_code=pl.when(composable).then(pl.col("_owner_code") + pl.col("_agent")).otherwise("actor_code"),
+            actor_code=pl.when(composable & state).then(pl.col("_owner_code") + pl.col("_agent"))
+            .when(composable & group).then("_owner_code").otherwise("actor_code"),
             country_code=pl.when(composable).then("_owner_country").otherwise("country_code"),
+            # Hamas's leaders are Hamas acting, and counted as Hamas (the coder gives "Hamas
+            # leaders" Hamas's entity too); a state's agent ("Iranian Government") is its own entity.
+            alias_reason=pl.when(composable & group).then(pl.lit("role")).otherwise("alias_reason"),
+            name=pl.when(composable & group).then("_owner_name").otherwise("name"),
+            kind=pl.when(composable & group).then("_owner_kind").otherwise("kind"),
         )
-        .drop("_owner_key", "_head", "_owner_code", "_owner_country", "_agent")
+        .drop("_owner_key", "_head", "_singular", "_owner_code", "_owner_country", "_owner_kind", "_owner_name",
+              "_agent", "_singular_agent")
     )
 
 
@@ -228,7 +250,8 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.Laz
     inside an article a lone surname joins the full name mentioned there ("Trump" -> Donald
     Trump, as PERSON), and so do an organisation's short forms ("Congress" after "United States
     Congress", "WHO" after "World Health Organization"). Adds name, entity_label, actor_code, country_code, kind, alias_reason (why the
-    name differs from the text: dictionary, surname, short form, acronym; null when it does
+    name differs from the text: dictionary, surname, short form, acronym, role (a group's role noun:
+    "Hamas Leaders" is Hamas); null when it does
     not), entity_key and entity_id (see `entity_key`)."""
     base = (
         mentions.with_columns(key=_lookup_key(pl.col("text")), _name=canonical_entity_name(pl.col("text")))
