@@ -271,6 +271,13 @@ def test_an_actor_and_an_agent_or_role_noun_compose_a_code(text, label, code, co
     assert (row["actor_code"], row["country_code"]) == (code, country)
 
 
+def test_a_lone_month_is_no_person_unless_it_is_a_surname_named_in_full():
+    resolved = _resolved([("a1", "May", "PERSON", 0), ("a2", "Theresa May", "PERSON", 0), ("a2", "May", "PERSON", 30),
+                          ("a3", "June Carter", "PERSON", 0)])
+    assert resolved.select("article_id", "name").rows() == [("a2", "Theresa May"), ("a2", "Theresa May"),
+                                                             ("a3", "June Carter")]
+
+
 def test_a_group_and_a_role_noun_are_the_group_entity():
     resolved = _resolved_with_agents([("a1", "Hamas Leaders", "ORG", 0), ("a2", "Hamas", "ORG", 0)])
     assert resolved.select("name", "alias_reason", "kind").rows() == [("Hamas", "role", "group"), ("Hamas", None, "group")]

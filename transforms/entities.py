@@ -320,14 +320,23 @@ def resolved_mentions(mentions: pl.LazyFrame, keys: pl.LazyFrame, agents: pl.Laz
     linked = linked.with_columns(alias_reason=pl.when(
         (pl.col("alias_reason") == "short form") & canonical_entity_name(pl.col("text")).str.contains(r"^[A-Z]+$")
     ).then(pl.lit("acronym")).otherwise("alias_reason"))
+    # A lone month name the model calls a person ("in May", "May God protect them": 18 demo
+    # articles) is no one, unless it is the surname of a person the article names in full
+    # (Theresa May's "May" was linked above and is kept).
+    lone_month = ((pl.col("entity_label") == "PERSON") & pl.col("alias_reason").is_null()
+                  & pl.col("name").is_in(_MONTHS))
     return keyed_mentions(
-        linked.with_columns(
+        linked.filter(~lone_month).with_columns(
             # The mention keeps its own label unless the entity layer corrected it; a nationality
             # stays NORP while its entity is the country.
             label=pl.when(pl.col("kind") == "nationality").then(pl.lit("NORP")).otherwise("entity_label"),
         )
         .drop("key", "_name", "actor_label", "actor_name")
     )
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 
 
 # What may follow a dateline's place on its line: nothing, or a date ("ATHENS 1996-08-22"), or a
