@@ -338,10 +338,13 @@ class Warehouse:
         columns = list(ENTITIES.schema)
         # The stored label stays right when the run's mentions vote for it too (the sum of two
         # votes won by one label is won by it); an entity they vote otherwise is relabelled from
-        # its stored mentions, so a run reads the mentions of those few entities only.
+        # its stored mentions, so a run reads the mentions of those few entities only. So is one
+        # whose chunks voted apart (each chunk stages its own row, all read here): their sum
+        # may be a tie.
         con.execute(f"CREATE OR REPLACE TEMP TABLE relabel_entities AS SELECT s.entity_id FROM "
-                    f"{_batch(ENTITIES, staged['entities'])} AS s JOIN entities AS t USING (entity_id) "
-                    f"WHERE t.label IS DISTINCT FROM s.label")
+                    f"{_staged(staged['entities'])} AS s LEFT JOIN entities AS t USING (entity_id) "
+                    f"GROUP BY s.entity_id HAVING count(DISTINCT s.label) > 1 "
+                    f"OR bool_or(t.label IS NOT NULL AND t.label IS DISTINCT FROM s.label)")
         con.execute(
             "MERGE INTO entities AS t USING (SELECT e.* REPLACE ("
             + ", ".join(f"CAST(d.{c} AS {t}) AS {c}" for c, t in counted.items())
