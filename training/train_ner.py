@@ -90,11 +90,15 @@ def _model_name() -> str:
 
 
 def _place_and_nationality_names() -> tuple[set[str], set[str]]:
-    from lexicons.gazetteer import gazetteer
+    from lexicons.gazetteer import place_gazetteer
     from lexicons.loaders import actor_dictionary
 
     actors = actor_dictionary([])
-    places = set(gazetteer()["name"].to_list()) | set(
+    # The names the component was trained with: countries and cities15000, as GeoNames spells them
+    # (not the continents, regions and alternate spellings the geocoder adds).
+    gazetteer = place_gazetteer()
+    named = gazetteer.filter(gazetteer["feature_class"].is_in(["country", "city"]) & ~gazetteer["is_alternate"])
+    places = set(named["name"].to_list()) | set(
         actors.filter(actors["kind"].is_in(["country", "capital"]))["name"].to_list())
     nationalities = set(actors.filter(actors["kind"] == "nationality")["name"].to_list())
     return places, nationalities
