@@ -101,3 +101,11 @@ def test_sentence_lines_shift_gold_spans_to_their_line():
     text = "Paris is big\nJohn lives there"
     lines = train_ner.sentence_lines([text], [{(0, 5, "LOC"), (13, 17, "PER")}])
     assert lines == [("Paris is big", {(0, 5, "LOC")}), ("John lives there", {(0, 4, "PER")})]
+
+
+def test_training_reads_the_gazetteers_place_and_nationality_names():
+    places, nationalities = _train_ner()._place_and_nationality_names()
+    # countries and cities as GeoNames spells them, and the dictionary's countries and capitals;
+    # not the alternate spellings the geocoder adds ("Kiev" for Kyiv)
+    assert {"Qatar", "Doha", "Norfolk", "Kyiv"} <= places and "Kiev" not in places
+    assert "Qatari" in nationalities and "Qatari" not in places
