@@ -71,12 +71,14 @@ class Settings:
     # Where each run also sends the rows it changed, as <url>/<table>/<run_id>.parquet: any fsspec
     # URL (s3://bucket/prefix, gs://..., file:///...); empty = nowhere (export on demand instead).
     export_url: str = ""
-    # Where the language model's tasks run: "default" (Prefect's thread pool, in this process) or
-    # "dask": the Dask scheduler at dask_address, else a temporary local cluster of dask_workers
-    # worker processes (one thread each) started for the run.
+    # Where each chunk's language, coding and validation work runs: "default" (in this process)
+    # or "dask": the Dask scheduler at dask_address, else a temporary local cluster of dask_workers
+    # worker processes (one thread each) started for the run. On Dask a chunk is dask_chunk_size
+    # records (each chunk is one task, and every worker needs chunks to work on).
     task_runner: str = "default"
     dask_address: str = ""
     dask_workers: int = 2
+    dask_chunk_size: int = 200
     # `newsflow web`: each SQL query or download gets a DuckDB with this memory limit; a SQL answer
     # carries at most web_sql_result_bytes of JSON rows (then it is cut, and says so); at most
     # this many queries and downloads run at once, others are answered 503 with Retry-After.

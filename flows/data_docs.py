@@ -136,6 +136,16 @@ def _entries_store(folder: Path):
                                                  "base_directory": str(folder.resolve())})
 
 
+def copy_ge_static(docs: Path) -> None:
+    """Great Expectations' own static files (styles, fonts, images) into `docs/static/`, from the
+    installed package, as its site builder copies them. A run's chunks render their pages apart
+    (each in its own context, maybe on another machine) and send them without these 4 MB."""
+    from importlib.util import find_spec
+
+    package = Path(next(iter(find_spec("great_expectations").submodule_search_locations)))
+    shutil.copytree(package / "render" / "view" / "static", docs / "static", dirs_exist_ok=True)
+
+
 def keep_index_entries(context, docs: Path) -> None:
     """Write an index entry (the validation result without its per-expectation rows, which its
     page shows) for every validation `context` ran, under `docs`/index-entries/."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,11 +21,12 @@ from prefect.runtime import flow_run
 from readers.fetch import Fetched, fetch_with_retries
 from config.settings import Settings, is_url, settings_from_json
 from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
+from flows.data_docs import copy_ge_static
 from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from flows import lifecycle, progress
 from flows.isolation import isolated
-from flows.scaleout import task_runner
+from flows.scaleout import cluster_workers, task_runner
 from lexicons.tone import tone_lexicon
 from schemas import ARTICLES, ENTITIES, ENTITY_ALIASES, ENTITY_MENTIONS, EVENT_MENTIONS, EVENTS, FETCH_STATE, QUARANTINE, RUNS, TABLES
 from schemas.derive import conformed
@@ -38,7 +42,7 @@ from transforms.events import (
     sentence_dates,
 )
 from transforms.geo import GEO_COLUMNS, action_geography
-from transforms.nlp import Parsed, combined_parse, parsed_documents
+from transforms.nlp import Parsed, parsed_documents
 from transforms.normalize import articles_from_records
 from transforms.tone import article_tone
 from transforms.quarantine import (
@@ -166,19 +170,11 @@ def _resources(settings: Settings):
     return resources(settings.model, tuple(Path(p) for p in settings.actor_dictionaries))
 
 
-# Batches of nlp_batch_size texts per model task on Dask. One: the scheduler hands tasks out as
-# workers free up, so long and short texts even out (with 2 batches, 100 articles made 4 tasks and
-# one of 2 workers parsed 64% of the texts); Prefect's cost per task (~0.1 s) stays small beside
-# a batch's parse (1-4 s).
-DASK_CHUNK_BATCHES = 1
-
-
 @task(cache_policy=NO_CACHE)
 def parse(texts: list[str], model: str, actor_files: tuple[str, ...], batch_size: int, n_process: int = 1,
           articles: int = 0) -> Parsed:
     """Entity spans and dependency-parsed tokens of `texts` (doc_index = position in `texts`): the
-    spaCy model call, the one task that runs on the Dask workers (each loads the model once).
-    With `articles` (the articles `texts` belong to), reports their parse as it goes (flows.progress)."""
+    spaCy model call (a process loads the model once). With `articles` (the articles `texts` belong to), reports their parse as it goes (flows.progress)."""
     nlp = resources(model, tuple(Path(p) for p in actor_files)).nlp
     return parsed_documents(_Reporting(nlp, len(texts), articles) if articles else nlp, texts, batch_size, n_process)
 
@@ -215,33 +211,11 @@ def extract_language(articles: pl.DataFrame, settings: Settings) -> tuple[pl.Dat
     """The documents sent to the model (doc_index), and the entity mentions and coded events of the
     articles' titles and texts."""
     documents = nlp_documents(articles.lazy()).collect()
-    parsed = _parsed(documents["content"].to_list(), documents["article_id"].n_unique(), settings)
+    texts = documents["content"].to_list()
+    processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
+    parsed = parse(texts, settings.model, settings.actor_dictionaries, settings.nlp_batch_size, processes,
+                   articles=documents["article_id"].n_unique())
     return documents, resolve_language(documents, parsed, settings)
-
-
-def _parsed(texts: list[str], articles: int, settings: Settings) -> Parsed:
-    """The model's parse of `texts` (of `articles` articles, for the progress shown): here, in one
-    task (with spaCy processes for many texts), or, with `task_runner = "dask"`, one task per chunk
-    of whole batches on the Dask cluster, gathered in order."""
-    if settings.task_runner != "dask":
-        processes = settings.nlp_processes if len(texts) >= settings.nlp_parallel_min_docs else 1
-        return parse(texts, settings.model, settings.actor_dictionaries, settings.nlp_batch_size, processes,
-                     articles=articles)
-    # Chunks are whole batches, so every text is parsed in the batch it has on the default path.
-    size = settings.nlp_batch_size * DASK_CHUNK_BATCHES
-    # Absolute paths: a worker's working directory is its own.
-    actor_files = tuple(str(Path(p).resolve()) for p in settings.actor_dictionaries)
-    with task_runner(settings) as runner:
-        futures = [(start, runner.submit(parse, {"texts": texts[start:start + size], "model": settings.model,
-                                                 "actor_files": actor_files, "batch_size": settings.nlp_batch_size}))
-                   for start in range(0, len(texts), size)]
-        parsed, reported = [], 0
-        for start, future in futures:
-            parsed.append((start, future.result()))
-            done = min(len(texts), start + size) * articles // max(len(texts), 1)
-            progress.current().advance(done - reported)
-            reported = done
-        return combined_parse(parsed)
 
 
 @task(cache_policy=NO_CACHE)
@@ -379,35 +353,45 @@ def publish_report(summary: RunSummary) -> None:
 
 def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     """The run itself, with the warehouse held (see `newsflow_run`): the records are read, then
-    normalized, parsed, coded, validated and staged in chunks of `settings.chunk_size` records, so
-    that a run's memory does not grow with its input; then every chunk is committed as one
-    snapshot."""
+    worked in chunks (`_records_per_chunk`), so that a run's memory does not grow with its input;
+    then every chunk is committed as one snapshot.
+
+    This process plans each chunk: it normalizes the records and compares the articles with the
+    warehouse and the earlier chunks (which is why it is done here, in order). Each planned chunk's
+    language, coding and validation work is one `work_chunk` task, run where the task runner says
+    (in this process, or on a Dask cluster, several chunks at once), which stages the chunk's tables
+    itself; this process adds up what the chunks report and writes their Data Docs."""
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
     docs_staging.mkdir(parents=True, exist_ok=True)
-    # Great Expectations is imported at the first validation: a run that reads nothing new never imports it.
-    validator = Validator(docs_staging, started_at)
 
     extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
     urls = [i for i in settings.inputs if is_url(i)]
     known_fetches = store.fetch_state(urls)
     fetch_states = _fetched_documents(urls, known_fetches, settings, extracted, started_at)
     records = extracted.records_frame()
-    size = max(1, settings.chunk_size)
+    size = _records_per_chunk(settings)
     seen = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})  # earlier chunks' articles
     total = _Totals()
     staged = 0
     try:
         chunks = -(-max(records.height, 1) // size)
-        for index, start in enumerate(range(0, max(records.height, 1), size)):
-            chunk = _chunk(settings, store, validator, records.slice(start, size),
-                           extracted.rejects if index == 0 else [], seen, run_id, started_at, index, chunks, total)
-            if chunk is None:  # nothing new in it
-                continue
-            store.stage(run_id, index, chunk.tables)
-            staged += 1
-            seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
+        with _chunk_work(settings, run_id, started_at) as (submit, window):
+            pending: deque[Callable[[], ChunkDone]] = deque()
+            for index, start in enumerate(range(0, max(records.height, 1), size)):
+                plan = _planned(settings, store, records.slice(start, size), extracted.rejects if index == 0 else [],
+                                seen, started_at, index, chunks, total)
+                if plan is None:  # nothing new in it
+                    continue
+                seen = pl.concat([seen.join(plan.known, on="article_id", how="anti"), plan.known])
+                pending.append(submit(plan))
+                while len(pending) > window:
+                    _collect(pending.popleft(), total, docs_staging)
+                    staged += 1
+            while pending:
+                _collect(pending.popleft(), total, docs_staging)
+                staged += 1
         summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states,
                                 [{k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects])
         if not staged and not _fetches_changed(fetch_states, known_fetches):
@@ -416,7 +400,8 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
             get_run_logger().info("Nothing new: %d articles unchanged; the warehouse was not changed",
                                   summary.articles_unchanged)
             return replace(summary, status="unchanged")
-        validator.build_docs()
+        if staged:
+            copy_ge_static(docs_staging)
         run_row = pl.DataFrame([{
             "run_id": run_id, "started_at": started_at, "finished_at": datetime.now(timezone.utc),
             "status": "completed", "inputs": [str(p) for p in settings.inputs],
@@ -439,6 +424,56 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     if settings.export_url:
         send_changes.with_options(retries=settings.http_retries)(store, run_id, settings.export_url)
     return summary
+
+
+def _records_per_chunk(settings: Settings) -> int:
+    """Records per chunk: `chunk_size`, or on Dask `dask_chunk_size` (smaller: each chunk is one
+    task, and every worker needs chunks to work on)."""
+    return max(1, settings.dask_chunk_size if settings.task_runner == "dask" else settings.chunk_size)
+
+
+@contextmanager
+def _chunk_work(settings: Settings, run_id: str, started_at: datetime):
+    """`submit`, which starts a planned chunk's `work_chunk` and returns a call that waits for its
+    outcome, and how many chunks may be at work while the next is planned. With the default runner
+    a chunk is worked in this process as it is submitted (none waits: the model's own processes
+    use the cores). On Dask, it is sent to the cluster, and up to one chunk per worker, plus one,
+    is at work or queued (so the planned chunks held here stay few)."""
+    if settings.task_runner != "dask":
+        def worked_here(plan: _Plan) -> Callable[[], ChunkDone]:
+            done = work_chunk(settings, plan, run_id, started_at)
+            return lambda: done
+        yield worked_here, 0
+        return
+    # What a worker is sent: absolute paths (its working directory is its own), and one spaCy
+    # process (a Dask worker process may not start processes of its own; the cluster's workers
+    # are the parallelism).
+    sent = replace(settings, warehouse=Path(settings.warehouse).resolve(), nlp_processes=1,
+                   actor_dictionaries=tuple(str(Path(p).resolve()) for p in settings.actor_dictionaries))
+    with task_runner(settings) as runner:
+        def on_cluster(plan: _Plan) -> Callable[[], ChunkDone]:
+            future = runner.submit(work_chunk, {"settings": sent, "plan": plan, "run_id": run_id,
+                                                "started_at": started_at})
+
+            def outcome() -> ChunkDone:  # the chunk's progress as this process sees it: done or not
+                progress.current().start(plan.articles, plan.index, plan.chunks)
+                done = future.result()
+                progress.current().advance(plan.articles)
+                progress.current().finish()
+                return done
+            return outcome
+        yield on_cluster, cluster_workers(settings) + 1
+
+
+def _collect(outcome: Callable[[], ChunkDone], total: _Totals, docs_staging: Path) -> None:
+    """Wait for a chunk's work; add its counts to `total` and write its Data Docs into the run's."""
+    done = outcome()
+    total.add(counts=done.counts, by_stage=done.by_stage, steps=done.steps, failed=done.failed,
+              distinct=done.distinct)
+    for name, content in done.docs.items():
+        path = docs_staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
 
 
 def _fetches_changed(fetched: pl.DataFrame, known: pl.DataFrame) -> bool:
@@ -509,12 +544,6 @@ KNOWN_COLUMNS = ["article_id", "content_hash", "text_hash", "simhash", "duplicat
 
 
 @dataclass
-class _Chunk:
-    tables: RunTables
-    known: pl.DataFrame  # its new and changed articles, for change and duplicate detection in later chunks
-
-
-@dataclass
 class _Totals:
     """What every chunk of a run read, loaded and quarantined, summed."""
 
@@ -522,7 +551,6 @@ class _Totals:
     by_stage: dict[str, int] = field(default_factory=dict)
     steps: dict[str, dict[str, int]] = field(default_factory=dict)
     failed: list[dict] = field(default_factory=list)
-    validation_rows: int = 0
     # Entities and events are derived across articles: one may come from several chunks, so they
     # are counted as distinct keys (step -> in/out/quarantined -> keys).
     distinct: dict[str, dict[str, set]] = field(default_factory=dict)
@@ -561,27 +589,94 @@ class _Totals:
         )
 
 
-def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: pl.DataFrame,
-           extract_rejects: list, seen: pl.DataFrame, run_id: str, started_at: datetime, index: int, chunks: int,
-           total: _Totals) -> _Chunk | None:
-    """One chunk (`index` of `chunks`) of the run's records: normalized, compared with the
-    warehouse and the earlier chunks, parsed, coded and validated; returns its tables (no `runs`
-    row) and adds its counts to `total`. A chunk with nothing new (every article unchanged,
-    nothing to quarantine) is counted and returns None: it is not validated, parsed or coded."""
-    logger = get_run_logger()
-    # Each stage below that works on the chunk at once leaves out, with the error, a record it
-    # fails on (flows.isolation); the others go on.
+@dataclass
+class _Plan:
+    """One chunk as the run's process planned it, sent to where its work runs: its records
+    (numbered by `_record`), the records normalizing failed on, the normalized records, and the
+    articles compared with the warehouse and the earlier chunks (`change`, `duplicate_of`)."""
+
+    index: int
+    chunks: int
+    records: pl.DataFrame
+    broken: pl.DataFrame
+    normalized: pl.DataFrame
+    compared: pl.DataFrame
+    extract_rejects: list[dict]
+
+    @property
+    def known(self) -> pl.DataFrame:
+        """Its new and changed articles, for change and duplicate detection in later chunks."""
+        return self.compared.filter(pl.col("change") != "unchanged").select(KNOWN_COLUMNS).with_columns(
+            ingested_at=pl.col("ingested_at").cast(ARTICLES.schema["ingested_at"])).cast(
+            {c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})
+
+    @property
+    def articles(self) -> int:
+        """The articles the model will parse (new or changed, not a copy), for the progress shown."""
+        return self.compared.filter((pl.col("change") != "unchanged") & pl.col("duplicate_of").is_null()).height
+
+
+@dataclass
+class ChunkDone:
+    """What a chunk's work reports once its tables are staged: its counts for the run's summary
+    (as `_Totals.add` takes them) and its Data Docs (path under the docs folder -> content)."""
+
+    counts: dict[str, int]
+    by_stage: dict[str, int]
+    steps: dict[str, dict[str, int]]
+    failed: list[dict]
+    distinct: dict[str, dict[str, pl.Series]]
+    docs: dict[str, bytes] = field(default_factory=dict)
+
+
+def _planned(settings: Settings, store: Warehouse, records: pl.DataFrame, extract_rejects: list, seen: pl.DataFrame,
+             started_at: datetime, index: int, chunks: int, total: _Totals) -> _Plan | None:
+    """Chunk `index` (of `chunks`) of the run's records normalized and compared with the warehouse
+    and `seen` (the earlier chunks' articles). A chunk with nothing new (every article unchanged,
+    nothing to quarantine) is counted in `total` and gives None: it is not worked."""
+    # Normalizing leaves out, with the error, a record it fails on (flows.isolation); the others go on.
     numbered = records.with_row_index("_record").with_columns(pl.col("_record").cast(pl.String))
     normalized, broken = isolated(
         lambda rows: normalize(rows.drop("_record"), started_at, settings.max_text_chars), numbered, "_record")
-    compared = toned(compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen))
+    compared = compare_with_warehouse(normalized.filter(pl.col("reject_reason").is_null()), store, seen)
     if (not extract_rejects and not broken.height and not normalize_rejects(normalized.lazy()).collect().height
             and compared["change"].eq("unchanged").all()):
-        logger.info("chunk %d: %d records; all %d articles unchanged", index, records.height, compared.height)
+        get_run_logger().info("chunk %d: %d records; all %d articles unchanged", index, records.height,
+                              compared.height)
         total.add(counts={"articles_unchanged": compared.height}, by_stage={}, failed=[], distinct={}, steps={
             "records": {"in": records.height, "out": records.height, "quarantined": 0},
             "articles": {"in": normalized.height, "out": 0, "unchanged": compared.height, "quarantined": 0}})
         return None
+    return _Plan(index, chunks, numbered, broken, normalized, compared, extract_rejects)
+
+
+@task(cache_policy=NO_CACHE)
+def work_chunk(settings: Settings, plan: _Plan, run_id: str, started_at: datetime) -> ChunkDone:
+    """A planned chunk's work, where the task runner runs it (this process or a Dask worker): its
+    articles validated, parsed, coded; its tables validated; the chunk's tables staged in the
+    warehouse's staging location (`Warehouse.stage`: the warehouse folder, or the object-storage
+    data path); its Data Docs rendered. Its Great Expectations context is its own, dropped with it."""
+    with tempfile.TemporaryDirectory(prefix="newsflow-docs-") as folder:
+        docs = Path(folder)
+        validator = Validator(docs, started_at)
+        tables, done = _worked(settings, validator, plan, run_id, started_at)
+        Warehouse.from_settings(settings).stage(run_id, plan.index, tables)
+        validator.build_docs()
+        # Great Expectations' static files are the same for every chunk: the run copies them once.
+        done.docs = {str(path.relative_to(docs)): path.read_bytes() for path in sorted(docs.rglob("*"))
+                     if path.is_file() and path.relative_to(docs).parts[0] != "static"}
+    return done
+
+
+def _worked(settings: Settings, validator: Validator, plan: _Plan, run_id: str,
+            started_at: datetime) -> tuple[RunTables, ChunkDone]:
+    """The chunk's tables (no `runs` row) and counts (see `work_chunk`)."""
+    logger = get_run_logger()
+    index, numbered, broken, normalized = plan.index, plan.records, plan.broken, plan.normalized
+    records, extract_rejects = numbered.drop("_record"), plan.extract_rejects
+    compared = toned(plan.compared)
+    # A stage below that works on the chunk at once leaves out, with the error, a record it fails
+    # on (flows.isolation); the others go on.
     checked, crashed = isolated(lambda rows: validate(validator, "articles", rows.with_columns(
         has_title_or_text=(pl.col("title") != "") | (pl.col("text") != ""))), compared, "article_id",
         reraise=(CriticalValidationError,))
@@ -595,7 +690,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
 
     # The model and the coder see the chunk's articles together; an article they fail on is found
     # by halving the chunk and quarantined, and the others go on (flows.isolation).
-    progress.current().start(to_load.filter(pl.col("duplicate_of").is_null()).height, index, chunks)
+    progress.current().start(to_load.filter(pl.col("duplicate_of").is_null()).height, index, plan.chunks)
     (documents, language, event_mentions, event_candidates), failed_language = isolated(
         lambda articles: _language_stage(articles, settings), to_load, "article_id")
     progress.current().finish()
@@ -643,7 +738,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
                      "quarantined": normalize_rejected + compared.height - good.height + failed_language.height},
         **{name: counts for name, counts in walked.steps.items() if name not in ("entities", "events")},
     }
-    total.add(
+    done = ChunkDone(
         counts={"articles_new": to_load.filter(pl.col("change") == "new").height,
                 "articles_updated": to_load.filter(pl.col("change") == "changed").height,
                 "articles_unchanged": good.height - to_load.height, "entity_mentions": good_mentions.height,
@@ -659,8 +754,7 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
     )
     result_rows = validation_result_rows(
         results.lazy().with_columns(validated_at=pl.lit(started_at).cast(pl.Datetime("us", "UTC"))), run_id,
-        first_position=total.validation_rows).collect()
-    total.validation_rows += result_rows.height
+        chunk=index).collect()
     tables = RunTables(
         articles=conformed(to_load, ARTICLES),
         entity_mentions=conformed(good_mentions, ENTITY_MENTIONS),
@@ -675,6 +769,4 @@ def _chunk(settings: Settings, store: Warehouse, validator: Validator, records: 
         validation_results=result_rows,
         fetch_state=pl.DataFrame(schema=FETCH_STATE.schema),
     )
-    known = to_load.select(KNOWN_COLUMNS).with_columns(
-        ingested_at=pl.col("ingested_at").cast(ARTICLES.schema["ingested_at"]))
-    return _Chunk(tables, known.cast({c: ARTICLES.schema[c] for c in KNOWN_COLUMNS}))
+    return tables, done

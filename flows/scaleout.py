@@ -1,9 +1,10 @@
 """Where a run's tasks run: Prefect's default thread pool in this process, or a Dask cluster.
 
-The settings choose (`task_runner`, `dask_address`); the language stage of the flow enters the
-runner itself (see `flows.pipeline._parsed`), so a run started by the CLI, a served schedule or a
-deployment's worker all parse where the settings say. Only the model's `parse` tasks go to the
-cluster; every other task runs in the flow's process.
+The settings choose (`task_runner`, `dask_address`); the flow enters the runner itself (see
+`flows.pipeline._chunk_work`), so a run started by the CLI, a served schedule or a deployment's
+worker all work where the settings say. On Dask, each chunk's language, coding and validation work
+is one `work_chunk` task on the cluster; reading, normalizing, comparing with the warehouse and the
+commit stay in the flow's process.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def checked_task_runner(settings: Settings, timeout: float = 10.0) -> None:
             raise TaskRunnerUnusable(f"the Dask scheduler at '{address}' has no workers; start some with "
                                      f"`dask worker {address}`")
         time.sleep(0.5)
+
+
+def cluster_workers(settings: Settings) -> int:
+    """How many workers the settings' Dask cluster has: the scheduler's count at `dask_address`
+    (at least 1), else the temporary cluster's `dask_workers`."""
+    if not settings.dask_address:
+        return settings.dask_workers
+    return max(1, len(asyncio.run(_identity(settings.dask_address, 10.0)).get("workers") or ()))
 
 
 async def _identity(address: str, timeout: float) -> dict:

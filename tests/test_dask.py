@@ -1,5 +1,5 @@
-"""The language model on Dask (`newsflow run --task-runner dask`): the same warehouse rows as the
-default runner, the parse tasks on the cluster's workers, and clear errors for unusable runners."""
+"""Chunks worked on Dask (`newsflow run --task-runner dask`): the same warehouse rows as the default
+runner, each chunk's work one task on the cluster's workers, and clear errors for unusable runners."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from flows.coding import resources
-from flows.pipeline import DASK_CHUNK_BATCHES
 from flows.scaleout import TaskRunnerUnusable, checked_task_runner
 from config.settings import Settings, resolve_settings
-from schemas import NER_SPANS, TOKENS, TABLES
+from schemas import TABLES
 from tests.conftest import SEEDS, newsflow, shared_data
-from transforms.nlp import Parsed, combined_parse, parsed_documents
+from transforms.nlp import parsed_documents
 from warehouse.store import Warehouse
 
 distributed = pytest.importorskip("distributed")
@@ -33,7 +32,8 @@ STAMP_COLUMNS = {
 }
 # runs.counts is the run summary as JSON: these of its fields are stamps too (the warehouse is a temp folder).
 STAMP_COUNTS = {"run_id", "warehouse"}
-# validation_results and table_updates lose their key with the stamps: sorted by what identifies a row there.
+# validation_results and table_updates lose their key with the stamps: sorted by what identifies a row
+# there, then by every other column (a run in chunks has a result per chunk for each expectation).
 SORT_WITHOUT_KEY = {"validation_results": ["table_name", "expectation", "column_name"],
                     "table_updates": ["table_name"]}
 # News feeds with 55 articles between them (titles, summaries and a few full texts): a few parse
@@ -44,6 +44,8 @@ FEED_FILES = [
     "aljazeera-com-xml-rss-all-xml__3f9eeff5039a008d.rss.xml",
 ]
 SERVED_FEED = "rss-csmonitor-com-feeds-all__4179e7a13df0f120.rss.xml"
+# Records per chunk of the Dask runs here: the feeds make several chunks, so both workers get one.
+DASK_CHUNK = 20
 
 
 @pytest.fixture(scope="module")
@@ -86,15 +88,19 @@ def _loaded(warehouse, inputs: list[str], *runner: str) -> None:
 @pytest.fixture(scope="module")
 def runs(prefect_server, cluster, feed_inputs, tmp_path_factory):
     """Per input (seeds/, the feeds): its warehouse from the default runner and from the module's
-    cluster, and the scheduler's log of the tasks the cluster ran for the Dask run."""
+    cluster, both in chunks of DASK_CHUNK records (each chunk's validation results are rows of their
+    own), and the scheduler's log of the tasks the cluster ran for the Dask run."""
     local, client = cluster
     out = {}
-    for name, inputs in [("seeds", [str(SEEDS)]), ("feeds", feed_inputs)]:
-        root = tmp_path_factory.mktemp(f"runs-{name}")
-        _loaded(root / "default", inputs)
-        with distributed.get_task_stream(client) as stream:
-            _loaded(root / "dask", inputs, "--task-runner", "dask", "--dask-address", local.scheduler_address)
-        out[name] = {"default": root / "default", "dask": root / "dask", "tasks": stream.data, "inputs": inputs}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NEWSFLOW_CHUNK_SIZE", str(DASK_CHUNK))
+        env.setenv("NEWSFLOW_DASK_CHUNK_SIZE", str(DASK_CHUNK))
+        for name, inputs in [("seeds", [str(SEEDS)]), ("feeds", feed_inputs)]:
+            root = tmp_path_factory.mktemp(f"runs-{name}")
+            _loaded(root / "default", inputs)
+            with distributed.get_task_stream(client) as stream:
+                _loaded(root / "dask", inputs, "--task-runner", "dask", "--dask-address", local.scheduler_address)
+            out[name] = {"default": root / "default", "dask": root / "dask", "tasks": stream.data, "inputs": inputs}
     return out
 
 
@@ -110,7 +116,8 @@ def _tables(warehouse) -> dict[str, pl.DataFrame]:
                                      sort_keys=True), return_dtype=pl.String))
         frame = frame.drop([c for c in frame.columns if c in STAMP_COLUMNS])
         key = [c for c in (TABLES[name].key if name in TABLES else ()) if c in frame.columns]
-        tables[name] = frame.sort(key or SORT_WITHOUT_KEY.get(name) or frame.columns)
+        order = key or SORT_WITHOUT_KEY.get(name, [])
+        tables[name] = frame.sort([*order, *(c for c in frame.columns if c not in order)] if not key else key)
     return tables
 
 
@@ -123,25 +130,32 @@ def test_the_dask_runner_loads_the_same_rows_as_the_default_runner(runs, inputs)
         assert_frame_equal(dask[name], default[name], check_column_order=False), name
 
 
-def test_the_parse_tasks_ran_on_the_cluster_workers(runs, cluster):
+def _worked(tasks: list[dict]) -> list[dict]:
+    return [t for t in tasks if distributed.utils.key_split(t["key"]) == "work_chunk"]
+
+
+def test_each_chunk_was_worked_on_the_cluster_workers(runs, cluster):
     local, client = cluster
     run = runs["feeds"]
-    documents = Warehouse(run["dask"]).query(
-        "select count(*) filter (where coalesce(title, '') <> '') + count(*) filter (where coalesce(text, '') <> '') "
-        "as n from articles where duplicate_of is null").item()
-    chunks = math.ceil(documents / (Settings().nlp_batch_size * DASK_CHUNK_BATCHES))
-    assert chunks >= 2
-    parses = [t for t in run["tasks"] if distributed.utils.key_split(t["key"]) == "parse"]
-    assert len(parses) == chunks
-    assert {t["worker"] for t in parses} <= set(local.scheduler_info["workers"])
-    # only the model's tasks went to the cluster: the fetch, checks and load ran in the flow's process
-    assert {distributed.utils.key_split(t["key"]) for t in run["tasks"]} == {"parse"}
-    fetched = Warehouse(run["dask"]).query("select url, status from fetch_state")
+    store = Warehouse(run["dask"])
+    records = store.query("select records_read from runs").item()
+    chunks = math.ceil(records / DASK_CHUNK)
+    assert chunks >= 3
+    worked = _worked(run["tasks"])
+    assert len(worked) == chunks  # one task per chunk (none is unchanged: the warehouse was empty)
+    assert {t["worker"] for t in worked} == set(local.scheduler_info["workers"])  # both workers had chunks
+    # only the chunks' work went to the cluster: the fetch, normalizing, comparing and the commit ran here
+    assert {distributed.utils.key_split(t["key"]) for t in run["tasks"]} == {"work_chunk"}
+    fetched = store.query("select url, status from fetch_state")
     assert fetched.rows() == [(run["inputs"][1], 200)]
-    # worker side: the processes that ran them loaded the model's resources (once each)
+    # worker side: the processes that worked them loaded the model's resources (once each)
     loaded = client.run(lambda: resources.cache_info().misses)
-    ran_on = {t["worker"] for t in parses}
-    assert all(loaded[worker] == 1 for worker in ran_on), loaded
+    assert all(loaded[worker] == 1 for worker in {t["worker"] for t in worked}), loaded
+    # and every chunk's Data Docs came back: a validation page per chunk and suite run on it
+    suites = ["articles", "entity_mentions", "entities", "events", "event_mentions", "quarantine"]
+    pages = sorted((store.docs_dir / "validations").rglob("*.html"))
+    assert sorted({p.relative_to(store.docs_dir / "validations").parts[0] for p in pages}) == sorted(suites)
+    assert len(pages) == chunks * len(suites)
 
 
 def test_a_temporary_local_cluster_loads_the_same_rows(runs, cluster, tmp_path, monkeypatch):
@@ -164,37 +178,6 @@ def test_a_temporary_local_cluster_loads_the_same_rows(runs, cluster, tmp_path, 
     default, dask = _tables(runs["seeds"]["default"]), _tables(warehouse)
     for name in default:
         assert_frame_equal(dask[name], default[name], check_column_order=False), name
-
-
-def test_chunks_parsed_apart_and_combined_equal_one_parse():
-    texts = ["Qatar expelled Hamas leaders from Doha.", "", "Talks in Cairo", "Egypt and Israel met in Cairo on "
-             "Monday. Officials said the talks would resume.", "Biden spoke."]
-    nlp = resources(Settings().model).nlp
-    whole = parsed_documents(nlp, texts, batch_size=2)
-    parts = combined_parse([(start, parsed_documents(nlp, texts[start:start + 2], batch_size=2))
-                            for start in range(0, len(texts), 2)])
-    assert_frame_equal(parts.spans, whole.spans)
-    assert_frame_equal(parts.tokens, whole.tokens)
-    assert parts.tokens["doc_index"].unique().sort().to_list() == [0, 2, 3, 4]  # the empty text has no token
-
-
-@pytest.mark.parametrize(("chunks", "expected"), [
-    pytest.param([], {"spans": [], "tokens": []}, id="no chunk"),
-    pytest.param([(0, [0, 1]), (2, [0]), (5, [0, 0, 1])], {"spans": [0, 1, 2, 5, 5, 6], "tokens": [0, 1, 2, 5, 5, 6]},
-                 id="offsets"),
-])
-def test_combined_parse_offsets_doc_index(chunks, expected):
-    def parsed(doc_indexes: list[int]) -> Parsed:
-        def frame(schema: pl.Schema) -> pl.DataFrame:
-            return pl.DataFrame({"doc_index": doc_indexes}, schema={"doc_index": pl.Int64}).select(
-                pl.col("doc_index") if name == "doc_index" else pl.lit(None, dtype).alias(name)
-                for name, dtype in schema.items())
-        return Parsed(frame(NER_SPANS), frame(TOKENS))
-
-    combined = combined_parse([(start, parsed(indexes)) for start, indexes in chunks])
-    assert combined.spans.schema == NER_SPANS and combined.tokens.schema == TOKENS
-    assert combined.spans["doc_index"].to_list() == expected["spans"]
-    assert combined.tokens["doc_index"].to_list() == expected["tokens"]
 
 
 def test_runner_settings_come_from_the_environment():
@@ -239,7 +222,7 @@ def test_a_bad_dask_address_is_a_usage_error(tmp_path):
     assert unknown.exit_code == 2 and "ray" in unknown.output
 
 
-def test_a_deployment_run_with_dask_settings_parses_on_the_cluster(prefect_server, cluster, tmp_path):
+def test_a_deployment_run_with_dask_settings_works_on_the_cluster(prefect_server, cluster, tmp_path):
     """`newsflow serve`/`deploy` runs load the flow from its entrypoint with the default runner: the
     settings alone (as a config file's `task_runner = "dask"` gives them) send the model to Dask."""
     from flows.pipeline import newsflow_run
@@ -252,6 +235,6 @@ def test_a_deployment_run_with_dask_settings_parses_on_the_cluster(prefect_serve
         # the parameters as a deployment stores and hands them back: JSON
         summary = newsflow_run(settings_to_json(settings))
     assert summary.articles_new == 1 and summary.events > 0
-    parses = [t for t in stream.data if distributed.utils.key_split(t["key"]) == "parse"]
-    assert parses and {t["worker"] for t in parses} <= set(local.scheduler_info["workers"])
+    worked = _worked(stream.data)
+    assert worked and {t["worker"] for t in worked} <= set(local.scheduler_info["workers"])
     assert settings_from_json(settings_to_json(settings)).task_runner == "dask"

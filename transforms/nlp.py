@@ -104,15 +104,6 @@ def _add_rows(doc, doc_index: int, char_base: int, token_base: int, sentence_bas
     return len(sentence_of)
 
 
-def combined_parse(chunks: Sequence[tuple[int, Parsed]]) -> Parsed:
-    """One Parsed for consecutive chunks of texts parsed apart, given as (doc_index of the chunk's
-    first text, its Parsed): rows keep their order, doc_index counts over all the texts."""
-    spans = [parsed.spans.with_columns(pl.col("doc_index") + first) for first, parsed in chunks]
-    tokens = [parsed.tokens.with_columns(pl.col("doc_index") + first) for first, parsed in chunks]
-    return Parsed(pl.concat([pl.DataFrame(schema=NER_SPANS), *spans]),
-                  pl.concat([pl.DataFrame(schema=TOKENS), *tokens]))
-
-
 def entity_spans(nlp, texts: Sequence[str], batch_size: int = 32, n_process: int = 1) -> pl.DataFrame:
     """One row per entity span (doc_index, start_char) the model finds in each of `texts`."""
     return parsed_documents(nlp, texts, batch_size, n_process, with_tokens=False).spans

@@ -35,11 +35,11 @@ def planned_articles(articles: pl.LazyFrame, known: pl.LazyFrame) -> pl.LazyFram
     ], how="diagonal_relaxed").select(compared.collect_schema().names())
 
 
-def validation_result_rows(results: pl.LazyFrame, run_id: str, first_position: int = 0) -> pl.LazyFrame:
-    """One row per expectation evaluated in the run (result_id); a run validated in chunks numbers
-    each chunk's results on from the last (`first_position`), so every id is distinct."""
-    return results.with_row_index("_position", offset=first_position).with_columns(
-        result_id=stable_id(pl.lit(run_id), pl.col("table_name"), pl.col("_position")),
+def validation_result_rows(results: pl.LazyFrame, run_id: str, chunk: int = 0) -> pl.LazyFrame:
+    """One row per expectation evaluated in chunk `chunk` of the run (result_id: of the run, the
+    chunk and the row's position in it, so every id is distinct, whichever chunk is done first)."""
+    return results.with_row_index("_position").with_columns(
+        result_id=stable_id(pl.lit(run_id), pl.lit(chunk), pl.col("table_name"), pl.col("_position")),
         run_id=pl.lit(run_id),
     ).drop("_position")
 

@@ -181,16 +181,49 @@ class Lake:
             raise
         return con
 
+    @property
+    def staging_url(self) -> str:
+        """Where runs stage their tables until they commit, one folder per run: the warehouse
+        folder's `staging/`, or with an object-storage data path its `staging/` prefix, which
+        Dask workers on other machines reach as the run's process does."""
+        if self.on_object_storage:
+            return self.data_url + "staging"
+        return str((Path(self.root) / "staging").resolve())
+
+    def staging_filesystem(self):
+        """`staging_url` as a pyarrow filesystem and the path in it; S3 keys and endpoint from
+        the environment, as for DuckDB (see `S3_ENV`)."""
+        from pyarrow import fs
+
+        if not self.on_object_storage:
+            return fs.LocalFileSystem(), self.staging_url
+        scheme, path = self.staging_url.split("://", 1)
+        if scheme not in ("s3", "s3a", "r2"):
+            raise ValueError(f"runs stage their tables on S3-compatible storage only, not {scheme}://")
+        values = _s3_values()
+        return fs.S3FileSystem(
+            access_key=values.get("KEY_ID"), secret_key=values.get("SECRET"),
+            endpoint_override=values.get("ENDPOINT"), region=values.get("REGION", "us-east-1"),
+            scheme="http" if values.get("USE_SSL", "true").lower() == "false" else "https",
+            force_virtual_addressing=values.get("URL_STYLE", "").lower() == "vhost",
+        ), path
+
     def _s3_secret(self) -> str:
-        values = {}
-        for option, names in S3_ENV.items():
-            value = next((os.environ[n] for n in names if os.environ.get(n)), None)
-            if value is not None:
-                values[option] = value
+        values = _s3_values()
         parts = ["TYPE s3"]
         for option, value in values.items():
             parts.append(f"{option} {value.lower() if option == 'USE_SSL' else _literal(value)}")
         return f"CREATE OR REPLACE SECRET newsflow_s3 ({', '.join(parts)})"
+
+
+def _s3_values() -> dict[str, str]:
+    """The S3 options set in the environment (see `S3_ENV`)."""
+    values = {}
+    for option, names in S3_ENV.items():
+        value = next((os.environ[n] for n in names if os.environ.get(n)), None)
+        if value is not None:
+            values[option] = value
+    return values
 
 
 def _is_missing(err: duckdb.Error) -> bool:

@@ -1,6 +1,7 @@
 """The warehouse: a DuckLake (see `warehouse.lake`) that each run changes in one snapshot.
 
-A run stages its tables as Parquet under `<warehouse>/staging/<run_id>/`, then commits them in
+A run stages its tables as Parquet under `<warehouse>/staging/<run_id>/` (or, with an object-storage
+data path, under its `staging/` prefix: see `Lake.staging_url`), then commits them in
 one DuckLake transaction whose commit message is the run id: readers see the snapshot before the
 run or after it, never half of it, and a run that fails commits nothing. DuckLake enforces no
 keys, so every batch is deduplicated on its table's key before a MERGE. Warehouse-wide counts are
@@ -77,7 +78,7 @@ def _keys(table: Table) -> str:
     return ", ".join(table.key)
 
 
-def _staged(staged: Path) -> str:
+def _staged(staged: str) -> str:
     """Every chunk's staged rows of one table (`staged`: `<staging>/*/<table>.parquet`), with
     `_chunk` (the chunk number) and `_position` (staging order across chunks)."""
     return (f"(SELECT * EXCLUDE (filename, file_row_number), "
@@ -86,7 +87,7 @@ def _staged(staged: Path) -> str:
             f"FROM read_parquet({_literal(staged)}, filename = true, file_row_number = true))")
 
 
-def _batch(table: Table, staged: Path, articles: Path | None = None) -> str:
+def _batch(table: Table, staged: str, articles: str | None = None) -> str:
     """The staged rows with one row per key (the last one staged): DuckLake has no key to stop a
     MERGE inserting a repeated key twice. With `articles`, only the rows of the last chunk that
     staged their article (an article changed twice in one run keeps its last mentions)."""
@@ -98,8 +99,8 @@ def _batch(table: Table, staged: Path, articles: Path | None = None) -> str:
             f"QUALIFY _position = max(_position) OVER (PARTITION BY {_keys(table)}))")
 
 
-def _merge(table: Table, staged: Path | None, update: list[str] | dict[str, str] | None = None, when: str = "",
-           articles: Path | None = None, source: str = "") -> str:
+def _merge(table: Table, staged: str | None, update: list[str] | dict[str, str] | None = None, when: str = "",
+           articles: str | None = None, source: str = "") -> str:
     """MERGE of the staged batch (or of `source`, SQL for rows with one per key) into `table` on its
     key: new keys inserted; stored ones get `update` (columns, or column -> expression over `s`)
     when `when` holds (default: when one of them differs, so that an unchanged row is not
@@ -234,12 +235,14 @@ class Warehouse:
     def stage(self, run_id: str, chunk: int, tables: RunTables) -> None:
         """Write one chunk of the run's tables as Parquet under `staging/<run_id>/<chunk>/`, to be
         committed with the others by `commit`."""
-        folder = self.staging_dir / run_id / f"{chunk:06d}"
-        folder.mkdir(parents=True, exist_ok=True)
+        filesystem, base = self.lake.staging_filesystem()
+        folder = f"{base}/{run_id}/{chunk:06d}"
+        filesystem.create_dir(folder, recursive=True)
         for name, table in TABLES.items():
             frame = getattr(tables, name)
             frame = conformed(pl.DataFrame(schema=table.schema) if frame is None else frame, table)
-            pq.write_table(frame.to_arrow().cast(arrow_schema(table)), folder / f"{name}.parquet")
+            pq.write_table(frame.to_arrow().cast(arrow_schema(table)), f"{folder}/{name}.parquet",
+                           filesystem=filesystem)
 
     def docs_staging(self, run_id: str) -> Path:
         """Where the run renders its Data Docs until its commit (beside its staged tables)."""
@@ -249,10 +252,20 @@ class Warehouse:
         """Remove what the run staged: its tables (`commit` removes them itself) and, with `docs`,
         its Data Docs."""
         shutil.rmtree(self.staging_dir / run_id, ignore_errors=True)
+        if self.lake.on_object_storage:
+            self._remove_staged(run_id)
         if docs:
             shutil.rmtree(self.docs_staging(run_id), ignore_errors=True)
         if self.staging_dir.exists() and not any(self.staging_dir.iterdir()):
             self.staging_dir.rmdir()
+
+    def _remove_staged(self, run_id: str) -> None:
+        """Remove run `run_id`'s staged tables from the object-storage staging prefix."""
+        filesystem, base = self.lake.staging_filesystem()
+        try:
+            filesystem.delete_dir(f"{base}/{run_id}")
+        except FileNotFoundError:
+            pass
 
     def commit(self, run_id: str) -> int:
         """Commit every chunk the run staged as one snapshot (commit message: the run id); returns
@@ -261,11 +274,10 @@ class Warehouse:
         `warehouse.lock`."""
         if self.needs_migration():
             self.migrate()
-        staging = self.staging_dir / run_id
         try:
             for attempt in range(COMMIT_ATTEMPTS):
                 try:
-                    return self._commit_once(run_id, staging)
+                    return self._commit_once(run_id)
                 except duckdb.TransactionException as err:
                     # Another connection (an analyst's, say) wrote to the catalog since this
                     # transaction began: SQLite answers "database is locked" at once, without
@@ -276,14 +288,14 @@ class Warehouse:
         finally:
             self.discard(run_id, docs=False)
 
-    def _commit_once(self, run_id: str, staging: Path) -> int:
+    def _commit_once(self, run_id: str) -> int:
         """One attempt at the transaction of `commit`."""
-        staged = {name: staging / "*" / f"{name}.parquet" for name in TABLES}
+        staged = {name: f"{self.lake.staging_url}/{run_id}/*/{name}.parquet" for name in TABLES}
         with self.lake.connect(read_only=False) as con:
             # The commit reads every chunk's staged rows at once: past this much memory DuckDB
             # spills to the staging folder rather than growing with the run's input.
             con.execute(f"SET memory_limit = '{COMMIT_MEMORY_LIMIT}'")
-            con.execute(f"SET temp_directory = {_literal(staging / 'spill')}")
+            con.execute(f"SET temp_directory = {_literal(self.staging_dir / run_id / 'spill')}")
             con.execute("BEGIN TRANSACTION")
             label_bound = _has_label_bound_entity_ids(con)
             for table in PUBLISHED.values():
@@ -306,7 +318,7 @@ class Warehouse:
         return committed
 
     @staticmethod
-    def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], snapshot: int) -> None:
+    def _load(con: duckdb.DuckDBPyConnection, staged: dict[str, str], snapshot: int) -> None:
         articles = f"(SELECT article_id FROM {_staged(staged['articles'])})"
         (stored,) = con.execute(f"SELECT count(*) FROM articles WHERE article_id IN {articles}").fetchone()
         if stored:
@@ -325,7 +337,7 @@ class Warehouse:
         con.execute(_merge(FETCH_STATE, staged["fetch_state"], _non_key(FETCH_STATE)))
 
     @staticmethod
-    def _load_new(con: duckdb.DuckDBPyConnection, staged: dict[str, Path]) -> None:
+    def _load_new(con: duckdb.DuckDBPyConnection, staged: dict[str, str]) -> None:
         """Every staged article is new (the usual scheduled run): its rows are appended, with no
         scan of the stored mentions, and entity counts grow by what the run adds."""
         con.execute(f"INSERT INTO articles BY NAME SELECT * FROM {_batch(ARTICLES, staged['articles'])}")
@@ -361,7 +373,7 @@ class Warehouse:
         con.execute(_sql("refresh_event_counts"))
 
     @staticmethod
-    def _load_changes(con: duckdb.DuckDBPyConnection, staged: dict[str, Path], articles: str) -> None:
+    def _load_changes(con: duckdb.DuckDBPyConnection, staged: dict[str, str], articles: str) -> None:
         """Some staged articles are stored already (changed): their mentions are replaced and the
         counts of every entity and event they touch, before or after, recomputed."""
         # What the counts of this run depend on: the entities and events of the staged mentions,
@@ -440,9 +452,18 @@ class Warehouse:
     def remove_leftovers(self, run_id: str) -> list[str]:
         """Remove the staging folders (tables, Data Docs, spill files) of runs that died before
         they could; call it holding the run lock, as run `run_id`. Returns the folders removed."""
-        if not self.staging_dir.is_dir():
-            return []
         removed = []
+        if self.lake.on_object_storage:
+            from pyarrow import fs
+
+            filesystem, base = self.lake.staging_filesystem()
+            for info in filesystem.get_file_info(fs.FileSelector(base, allow_not_found=True)):
+                name = info.path.rsplit("/", 1)[-1]
+                if name != run_id:
+                    self._remove_staged(name)
+                    removed.append(f"{self.lake.staging_url}/{name}")
+        if not self.staging_dir.is_dir():
+            return removed
         for folder in sorted(self.staging_dir.iterdir()):
             if folder.name not in (run_id, self.docs_staging(run_id).name):
                 shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
@@ -702,7 +723,7 @@ def _load_codebook(con: duckdb.DuckDBPyConnection) -> int:
     return merged + deleted
 
 
-def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, Path]) -> None:
+def _record_updates(con: duckdb.DuckDBPyConnection, run_id: str, staged: dict[str, str]) -> None:
     """`table_updates` gets this run for every table it wrote rows to (rows: distinct keys staged)."""
     for name, path in staged.items():
         (rows,) = con.execute(f"SELECT count(*) FROM {_batch(PUBLISHED[name], path)}").fetchone()  # distinct keys
