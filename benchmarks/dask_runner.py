@@ -1,10 +1,12 @@
 """Benchmark: corpus throughput of `newsflow run` on a Dask cluster of 1 and of 2 single-threaded
 worker processes, with the default (local) runner's figure beside them.
 
-    .venv/bin/python benchmarks/dask_runner.py [--fraction 0.2] [--chunk-size 100] [--repeat 1]
+    .venv/bin/python benchmarks/dask_runner.py [--fraction 0.2] [--dask-chunk-size 100] [--chunk-size N] [--repeat 1]
 
 Input: the first --fraction of each file of ../shared/data/corpus/ (2,520 distinct articles in all;
-1.0 = the whole corpus), with --chunk-size records per chunk for every run.
+1.0 = the whole corpus). On Dask each chunk of --dask-chunk-size records is one task
+(NEWSFLOW_DASK_CHUNK_SIZE; 100 makes the default fraction's 504 articles 6 chunks, 3 per worker of
+2); the default runner keeps its own chunk size unless --chunk-size is given (NEWSFLOW_CHUNK_SIZE).
 
 Each timing is one whole `newsflow run` command (process start to exit) into a fresh warehouse, as
 a user runs it:
@@ -14,7 +16,7 @@ a user runs it:
 - default: `newsflow run INPUT` (the local runner: spaCy in the run's process, 2 spaCy processes
   for 200 texts or more).
 Before each cluster timing, an untimed small run (the first WARM_ARTICLES articles, chunks of
-WARM_CHUNK) warms the cluster until every worker has run a task: the workers hold the model, as a
+WARM_CHUNK records) warms the cluster until every worker has run a task: the workers hold the model, as a
 long-running cluster's do. All runs report to one Prefect server started here first
 (PREFECT_API_URL), so no run pays for a temporary one. Each command runs --repeat times; the best
 time counts. Prints articles/s per runner and the ratios; goal: 2 workers / 1 worker >= 1.8x.
@@ -100,7 +102,7 @@ def _warmed(cluster, client, warm: Path, env: dict) -> None:
     ran: dict[str, int] = {}
     for _ in range(3):
         with distributed.get_task_stream(client) as stream:
-            _run(warm, {**env, "NEWSFLOW_CHUNK_SIZE": str(WARM_CHUNK)}, "--task-runner", "dask",
+            _run(warm, {**env, "NEWSFLOW_DASK_CHUNK_SIZE": str(WARM_CHUNK)}, "--task-runner", "dask",
                  "--dask-address", cluster.address)
         for name, count in _tasks_per_worker(client, stream.data).items():
             ran[name] = ran.get(name, 0) + count
@@ -129,7 +131,8 @@ def _best(repeat: int, inputs: Path, env: dict, *runner: str, client=None) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fraction", type=float, default=0.2, help="first fraction of each corpus file (default 0.2)")
-    parser.add_argument("--chunk-size", type=int, default=100, help="records per chunk, for every run (default 100)")
+    parser.add_argument("--dask-chunk-size", type=int, default=100, help="records per chunk on Dask (default 100)")
+    parser.add_argument("--chunk-size", type=int, help="records per chunk on the default runner (default: its setting)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per runner; the best counts (default 1)")
     args = parser.parse_args()
 
@@ -147,9 +150,13 @@ def main() -> None:
         server.start(timeout=120)
         # the code beside this script, in the runs and on the workers (not another install's)
         machine = {"PYTHONPATH": str(ROOT)}
-        env = {**os.environ, **machine, "PREFECT_API_URL": server.api_url, "NEWSFLOW_CHUNK_SIZE": str(args.chunk_size)}
+        env = {**os.environ, **machine, "PREFECT_API_URL": server.api_url,
+               "NEWSFLOW_DASK_CHUNK_SIZE": str(args.dask_chunk_size)}
+        if args.chunk_size:
+            env["NEWSFLOW_CHUNK_SIZE"] = str(args.chunk_size)
         print(f"input: {articles} of the corpus's 2,520 articles (first {args.fraction:g} of each file of {CORPUS}); "
-              f"chunks of {args.chunk_size}; best of {args.repeat}; {os.cpu_count()} cores, "
+              f"chunks of {args.dask_chunk_size} on Dask, of {args.chunk_size or 'the default size'} on the default "
+              f"runner; best of {args.repeat}; {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
         results = {}
         try:

@@ -24,11 +24,12 @@ distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
 
-# The Prefect task a run sends to the Dask workers (its Dask keys are "<name>-<id>").
-WORK_TASK = "parse"
+# The Prefect task a run sends to the Dask workers, one per chunk (its Dask keys are "<name>-<id>").
+WORK_TASK = "work_chunk"
 # 57 New York Times world news items (titles and summaries) beside seeds/' one article.
 FEED = "rss-nytimes-com-services-xml-rss-nyt-World-xml__78f77fae2e1ffc14.rss.xml"
-# Records per chunk, for both runs: three chunks, each with work for both workers.
+# Records per chunk, for both runs (chunk_size on the default runner, dask_chunk_size on Dask):
+# three chunks, so both workers get one.
 CHUNK_SIZE = "20"
 
 
@@ -63,7 +64,7 @@ def test_a_run_on_a_cluster_started_from_the_command_line(prefect_server, lake_s
     # A worker machine has the project installed and the S3 keys in its environment; here its code
     # is this checkout's (PYTHONPATH), as the `newsflow run` it serves.
     machine = {**s3.env(), "PYTHONPATH": str(ROOT)}
-    env = _api_env(**machine, NEWSFLOW_CHUNK_SIZE=CHUNK_SIZE)
+    env = _api_env(**machine, NEWSFLOW_CHUNK_SIZE=CHUNK_SIZE, NEWSFLOW_DASK_CHUNK_SIZE=CHUNK_SIZE)
 
     with dask_cluster(tmp_path / "dask", workers=2, env=machine) as cluster, \
             distributed.Client(cluster.address, set_as_default=False) as client:
@@ -90,7 +91,9 @@ def test_a_run_on_a_cluster_started_from_the_command_line(prefect_server, lake_s
     printed = dict(line.strip().rsplit(None, 1) for line in run.stdout.splitlines()[1:14])
     assert int(printed["articles new"]) > 50, run.stdout
     assert not (tmp_path / "wh-dask" / "data").exists() and not (tmp_path / "wh-dask" / "catalog.sqlite").exists()
-    assert any("/entity_mentions/" in o and o.endswith(".parquet") for o in _s3_objects(s3, "on-dask/"))
+    objects = _s3_objects(s3, "on-dask/")
+    assert any("/entity_mentions/" in o and o.endswith(".parquet") for o in objects), objects
+    assert not [o for o in objects if "/on-dask/staging/" in o]  # the chunks the workers staged there are gone
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     counted = subprocess.run([NEWSFLOW, "sql", "select count(*) as n from articles", "--warehouse",
