@@ -6,6 +6,7 @@ walkthrough is these commands."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 
@@ -73,9 +74,11 @@ def test_a_run_on_a_cluster_started_from_the_command_line(prefect_server, lake_s
             run = _run(sources, tmp_path / "wh-dask", catalog, data_path, env,
                        "--task-runner", "dask", "--dask-address", cluster.address)
         assert run.returncode == 0, run.stdout + run.stderr + cluster.logs()
+        printed = dict(line.strip().rsplit(None, 1) for line in run.stdout.splitlines()[1:14])
         names = {address: info["name"] for address, info in client.scheduler_info()["workers"].items()}
         ran = [t for t in stream.data if distributed.utils.key_split(t["key"]) == WORK_TASK]
-        # the work went to both worker processes, and only to them
+        # one task per chunk, on both worker processes
+        assert len(ran) == math.ceil(int(printed["records read"]) / int(CHUNK_SIZE)), stream.data
         assert {names[t["worker"]] for t in ran} == {"worker-1", "worker-2"}, stream.data
         # each loaded the model and lexicons once, from its own install
         from flows.coding import resources
@@ -88,7 +91,6 @@ def test_a_run_on_a_cluster_started_from_the_command_line(prefect_server, lake_s
     assert default.returncode == 0, default.stdout + default.stderr
 
     # the rows are in the lake: the catalog in Postgres, the data files in the bucket, nothing local
-    printed = dict(line.strip().rsplit(None, 1) for line in run.stdout.splitlines()[1:14])
     assert int(printed["articles new"]) > 50, run.stdout
     assert not (tmp_path / "wh-dask" / "data").exists() and not (tmp_path / "wh-dask" / "catalog.sqlite").exists()
     objects = _s3_objects(s3, "on-dask/")
