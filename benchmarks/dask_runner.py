@@ -1,26 +1,34 @@
-"""Benchmark: `newsflow run` on the default runner vs the Dask runner, same inputs, same run.
+"""Benchmark: corpus throughput of `newsflow run` on a Dask cluster of 1 and of 2 single-threaded
+worker processes, with the default (local) runner's figure beside them.
 
-    .venv/bin/python benchmarks/dask_runner.py [FEED_DIR]
-        (default: the ~100-article TIME world feed of ../shared/data/feeds, copied to a temp folder)
+    .venv/bin/python benchmarks/dask_runner.py [--fraction 0.2] [--dask-chunk-size 100] [--chunk-size N] [--repeat 1]
 
-Each timing is one `newsflow run` command, a fresh process, into a fresh warehouse, as a user runs it:
-- default: `newsflow run INPUT` (spaCy in the run's process; 2 spaCy processes from 200 texts);
-- dask, temporary cluster: `newsflow run INPUT --task-runner dask` (a LocalCluster of 2 one-thread
-  worker processes started and stopped by the run: process start, imports, model load included);
-- dask, existing cluster: `newsflow run INPUT --task-runner dask --dask-address ADDR`, on a scheduler
-  and 2 workers started as the README says (`dask scheduler`, `dask worker ADDR --nworkers 2
-  --nthreads 1`) and warmed by one untimed run, so the workers already hold the model (a
-  long-running cluster).
-All runs report to one Prefect server started here first (PREFECT_API_URL), so no run pays for a
-temporary one. Each command runs REPEAT times; the best time counts. Prints seconds and the
-ratio to the default runner measured in the same run; tests never assert on time.
+Input: the first --fraction of each file of ../shared/data/corpus/ (2,520 distinct articles in all;
+1.0 = the whole corpus). On Dask each chunk of --dask-chunk-size records is one task
+(NEWSFLOW_DASK_CHUNK_SIZE; 100 makes the default fraction's 504 articles 6 chunks, 3 per worker of
+2); the default runner keeps its own chunk size unless --chunk-size is given (NEWSFLOW_CHUNK_SIZE).
+
+Each timing is one whole `newsflow run` command (process start to exit) into a fresh warehouse, as
+a user runs it:
+- dask, 1 worker: `newsflow run INPUT --task-runner dask --dask-address ADDR` on a `dask scheduler`
+  started here and one `dask worker ADDR --nthreads 1` process;
+- dask, 2 workers: the same after a second `dask worker ADDR --nthreads 1` process joins;
+- default: `newsflow run INPUT` (the local runner: spaCy in the run's process, 2 spaCy processes
+  for 200 texts or more).
+Before each cluster timing, an untimed small run (the first WARM_ARTICLES articles, chunks of
+WARM_CHUNK records) warms the cluster until every worker has run a task: the workers hold the model, as a
+long-running cluster's do. All runs report to one Prefect server started here first
+(PREFECT_API_URL), so no run pays for a temporary one. Each command runs --repeat times; the best
+time counts. Prints articles/s per runner and the ratios; goal: 2 workers / 1 worker >= 1.8x.
+Tests never assert on time.
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,20 +36,45 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-FEEDS = ROOT.parent / "shared" / "data" / "feeds" / "fastfeedparser_benchmark"
-DEFAULT_FEED = "time-com-world-feed__9f9555d69283aeda.rss.xml"  # 100 full articles
-REPEAT = 2
+CORPUS = ROOT.parent / "shared" / "data" / "corpus"
+WARM_ARTICLES, WARM_CHUNK = 30, 10
+GOAL = 1.8
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _sliced_corpus(folder: Path, fraction: float, limit: int | None = None) -> int:
+    """The first `fraction` of each corpus file (or its first `limit` records) written to `folder`
+    under the same names; returns the records written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    csv.field_size_limit(1 << 30)
+    written = 0
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix == ".csv":
+            with path.open(newline="", encoding="utf-8") as src:
+                reader = csv.DictReader(src)
+                rows = list(reader)
+            rows = rows[:limit] if limit is not None else rows[:max(1, round(len(rows) * fraction))]
+            with (folder / path.name).open("w", newline="", encoding="utf-8") as out:
+                writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+        elif path.suffix == ".jsonl":
+            lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
+            rows = lines[:limit] if limit is not None else lines[:max(1, round(len(lines) * fraction))]
+            (folder / path.name).write_text("".join(rows), encoding="utf-8")
+        else:
+            continue
+        written += len(rows)
+        if limit is not None:
+            limit -= len(rows)
+            if limit <= 0:
+                break
+    return written
 
 
-def _timed_run(inputs: Path, env: dict, *runner: str) -> float:
-    """Seconds of one `newsflow run` command into a fresh warehouse."""
+def _run(inputs: Path, env: dict, *runner: str) -> tuple[float, int]:
+    """Seconds of one whole `newsflow run` command into a fresh warehouse, and the records it read."""
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         started = time.perf_counter()
         done = subprocess.run([str(BIN / "newsflow"), "run", str(inputs), "--warehouse", f"{tmp}/warehouse", *runner],
@@ -49,64 +82,106 @@ def _timed_run(inputs: Path, env: dict, *runner: str) -> float:
         seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"newsflow run {' '.join(runner)} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-    return seconds
+    read = next(int(line.split()[-1]) for line in done.stdout.splitlines() if line.strip().startswith("records read"))
+    return seconds, read
 
 
-def _cluster(env: dict) -> tuple[str, list[subprocess.Popen]]:
-    """A scheduler and two one-thread workers, started with the README's commands."""
-    from flows.scaleout import TaskRunnerUnusable, checked_task_runner
-    from config.settings import Settings
+def _tasks_per_worker(client, stream: list[dict]) -> dict[str, int]:
+    names = {address: info["name"] for address, info in client.scheduler_info()["workers"].items()}
+    counts = dict.fromkeys(sorted(names.values()), 0)
+    for task in stream:
+        name = names.get(task["worker"], task["worker"])
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                                   address.rsplit(":", 1)[1], "--dashboard-address", ":0"], **quiet)]
-    processes.append(subprocess.Popen([str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
-                                       "--host", "127.0.0.1", "--dashboard-address", ":0"], **quiet))
-    for _ in range(60):
-        try:
-            checked_task_runner(Settings(task_runner="dask", dask_address=address), timeout=2)
-            return address, processes
-        except TaskRunnerUnusable:
-            time.sleep(1)
-    raise SystemExit(f"the Dask cluster at {address} did not start")
+
+def _warmed(cluster, client, warm: Path, env: dict) -> None:
+    """Run the small input on the cluster until every worker has run a task (so holds the model)."""
+    import distributed
+
+    ran: dict[str, int] = {}
+    for _ in range(3):
+        with distributed.get_task_stream(client) as stream:
+            _run(warm, {**env, "NEWSFLOW_DASK_CHUNK_SIZE": str(WARM_CHUNK)}, "--task-runner", "dask",
+                 "--dask-address", cluster.address)
+        for name, count in _tasks_per_worker(client, stream.data).items():
+            ran[name] = ran.get(name, 0) + count
+        if all(ran.values()):
+            return
+    raise SystemExit(f"warm-up runs left a worker without a task: {ran}")
+
+
+def _best(repeat: int, inputs: Path, env: dict, *runner: str, client=None) -> dict:
+    import distributed
+
+    best: dict = {}
+    for _ in range(repeat):
+        if client is not None:
+            with distributed.get_task_stream(client) as stream:
+                seconds, read = _run(inputs, env, *runner)
+            tasks = _tasks_per_worker(client, stream.data)
+        else:
+            (seconds, read), tasks = _run(inputs, env, *runner), {}
+        if not best or seconds < best["seconds"]:
+            best = {"seconds": round(seconds, 1), "articles": read, "articles_per_s": round(read / seconds, 2),
+                    "tasks_per_worker": tasks}
+    return best
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fraction", type=float, default=0.2, help="first fraction of each corpus file (default 0.2)")
+    parser.add_argument("--dask-chunk-size", type=int, default=100, help="records per chunk on Dask (default 100)")
+    parser.add_argument("--chunk-size", type=int, help="records per chunk on the default runner (default: its setting)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per runner; the best counts (default 1)")
+    args = parser.parse_args()
+
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    import distributed
     from prefect.server.api.server import SubprocessASGIServer
 
-    with tempfile.TemporaryDirectory(prefix="bench-dask-feeds-") as feeds:
-        if len(sys.argv) > 1:
-            feed_dir = Path(sys.argv[1]).resolve()
-        else:
-            feed_dir = Path(feeds)
-            shutil.copy(FEEDS / DEFAULT_FEED, feed_dir / DEFAULT_FEED)
+    from tests.servers import dask_cluster
+
+    with tempfile.TemporaryDirectory(prefix="bench-dask-runner-") as tmp:
+        inputs, warm = Path(tmp) / "corpus", Path(tmp) / "warm"
+        articles = _sliced_corpus(inputs, args.fraction)
+        _sliced_corpus(warm, 1.0, limit=WARM_ARTICLES)
         server = SubprocessASGIServer()
         server.start(timeout=120)
-        env = {**os.environ, "PREFECT_API_URL": server.api_url}
-        address, processes = _cluster(env)
+        # the code beside this script, in the runs and on the workers (not another install's)
+        machine = {"PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **machine, "PREFECT_API_URL": server.api_url,
+               "NEWSFLOW_DASK_CHUNK_SIZE": str(args.dask_chunk_size)}
+        if args.chunk_size:
+            env["NEWSFLOW_CHUNK_SIZE"] = str(args.chunk_size)
+        print(f"input: {articles} of the corpus's 2,520 articles (first {args.fraction:g} of each file of {CORPUS}); "
+              f"chunks of {args.dask_chunk_size} on Dask, of {args.chunk_size or 'the default size'} on the default "
+              f"runner; best of {args.repeat}; {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+        results = {}
         try:
-            _timed_run(ROOT / "seeds", env, "--task-runner", "dask", "--dask-address", address)  # warm the workers
-            variants = {
-                "default": (),
-                "dask, temporary cluster": ("--task-runner", "dask"),
-                "dask, existing cluster": ("--task-runner", "dask", "--dask-address", address),
-            }
-            print(f"inputs: seeds/ (1 article) and {feed_dir}; best of {REPEAT} runs; "
-                  f"{os.cpu_count()} cores; cluster {address}")
-            print(f"{'input':<8}{'runner':<26}{'seconds':>9}{'vs default':>12}")
-            for label, inputs in [("seeds", ROOT / "seeds"), ("feeds", feed_dir)]:
-                baseline = None
-                for variant, runner in variants.items():
-                    seconds = min(_timed_run(inputs, env, *runner) for _ in range(REPEAT))
-                    baseline = baseline or seconds
-                    print(f"{label:<8}{variant:<26}{seconds:>9.1f}{seconds / baseline:>11.2f}x", flush=True)
+            with dask_cluster(Path(tmp) / "dask", workers=1, env=machine) as cluster, \
+                    distributed.Client(cluster.address, set_as_default=False) as client:
+                on_cluster = ("--task-runner", "dask", "--dask-address", cluster.address)
+                for workers in (1, 2):
+                    if workers == 2:
+                        cluster.add_worker()
+                    _warmed(cluster, client, warm, env)
+                    label = f"dask, {workers} worker{'s' if workers > 1 else ''}"
+                    results[label] = _best(args.repeat, inputs, env, *on_cluster, client=client)
+                    print(f"{label:<18}{json.dumps(results[label])}", flush=True)
+            results["default"] = _best(args.repeat, inputs, env)
+            print(f"{'default':<18}{json.dumps(results['default'])}", flush=True)
         finally:
-            for process in reversed(processes):
-                process.terminate()
-                process.wait(timeout=30)
             server.stop()
+    one, two, local = (results[k]["articles_per_s"] for k in ("dask, 1 worker", "dask, 2 workers", "default"))
+    print(f"\n{'runner':<18}{'seconds':>9}{'articles/s':>12}{'vs 1 worker':>13}")
+    for label, result in results.items():
+        print(f"{label:<18}{result['seconds']:>9.1f}{result['articles_per_s']:>12.2f}"
+              f"{result['articles_per_s'] / one:>12.2f}x")
+    print(f"throughput, 2 workers / 1 worker: {two / one:.2f}x (goal >= {GOAL}); default runner / 1 worker: "
+          f"{local / one:.2f}x; 2 workers / default runner: {two / local:.2f}x; load average {os.getloadavg()[0]:.1f} "
+          f"at the end")
 
 
 if __name__ == "__main__":

@@ -136,3 +136,77 @@ def seaweedfs(folder: Path) -> Iterator[S3]:
             server.kill()  # weed takes ~20 s to stop its servers in turn; its folder is thrown away
             server.wait(10)
         log.close()
+
+
+@dataclass
+class DaskCluster:
+    """A `dask scheduler` and `dask worker` processes started from the command line on 127.0.0.1, as
+    they are started on separate machines; each writes its log to `folder`."""
+
+    address: str
+    folder: Path
+    env: dict[str, str]
+    processes: list[subprocess.Popen]
+
+    def command(self, *args: str) -> list[str]:
+        return [str(Path(sys.executable).parent / "dask"), *args]
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = (self.folder / f"{name}.log").open("w")
+        # a session of its own: the worker's nanny and the worker it starts are stopped together
+        self.processes.append(subprocess.Popen(self.command(*args), env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT, start_new_session=True))
+        log.close()
+
+    def add_worker(self, timeout: float = 120) -> str:
+        """Start one more one-thread worker (`dask worker ADDRESS --nthreads 1`) and wait until the
+        scheduler has it; returns its name."""
+        import distributed
+
+        count = sum(1 for _ in self.folder.glob("worker-*.log")) + 1
+        name = f"worker-{count}"
+        self._start(name, ["worker", self.address, "--nthreads", "1", "--name", name])
+        with distributed.Client(self.address, timeout=30, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=timeout)
+        return name
+
+    def logs(self) -> str:
+        """Every process's log, for a failure's message."""
+        return "\n".join(f"--- {path.name}\n{path.read_text()[-4000:]}" for path in sorted(self.folder.glob("*.log")))
+
+
+@contextmanager
+def dask_cluster(folder: Path, workers: int, env: dict[str, str] | None = None) -> Iterator[DaskCluster]:
+    """A Dask scheduler on 127.0.0.1 and `workers` one-thread workers, each its own `dask` command
+    (environment `env`: what a worker machine would set, e.g. the S3 variables); yields the
+    cluster once the scheduler has every worker, and stops every process after."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cluster = DaskCluster(f"tcp://127.0.0.1:{port}", folder, {**os.environ, **(env or {})}, [])
+    try:
+        cluster._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                     "--dashboard-address", ":0"])
+        _wait(lambda: _listening(port), 60, "the Dask scheduler")
+        for _ in range(workers):
+            cluster.add_worker()
+        yield cluster
+    finally:
+        for process in reversed(cluster.processes):
+            _stop_session(process)
+
+
+def _stop_session(process: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own, and whatever it started there."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # a nanny's worker may outlive the nanny
+    except ProcessLookupError:
+        pass
+    process.wait(10)
