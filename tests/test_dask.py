@@ -4,7 +4,6 @@ runner, each chunk's work one task on the cluster's workers, and clear errors fo
 from __future__ import annotations
 
 import http.server
-import json
 import math
 import shutil
 import threading
@@ -16,26 +15,13 @@ from polars.testing import assert_frame_equal
 from flows.coding import resources
 from flows.scaleout import TaskRunnerUnusable, checked_task_runner
 from config.settings import Settings, resolve_settings
-from schemas import TABLES
+from tests.comparable import comparable_tables
 from tests.conftest import SEEDS, newsflow, shared_data
 from transforms.nlp import parsed_documents
 from warehouse.store import Warehouse
 
 distributed = pytest.importorskip("distributed")
 
-# Columns that stamp a run by definition (its id, its clock) and so differ between any two runs.
-STAMP_COLUMNS = {
-    "run_id", "last_seen_run_id",  # the Prefect flow run ids
-    "result_id",  # validation_results key: a hash of the run id and the expectation's position
-    "ingested_at", "updated_at", "first_seen_at", "last_seen_at", "quarantined_at", "validated_at",
-    "fetched_at", "started_at", "finished_at",
-}
-# runs.counts is the run summary as JSON: these of its fields are stamps too (the warehouse is a temp folder).
-STAMP_COUNTS = {"run_id", "warehouse"}
-# validation_results and table_updates lose their key with the stamps: sorted by what identifies a row
-# there, then by every other column (a run in chunks has a result per chunk for each expectation).
-SORT_WITHOUT_KEY = {"validation_results": ["table_name", "expectation", "column_name"],
-                    "table_updates": ["table_name"]}
 # News feeds with 55 articles between them (titles, summaries and a few full texts): a few parse
 # tasks, so both workers get work, in a few seconds per run. The last one is fetched over HTTP.
 FEED_FILES = [
@@ -105,20 +91,7 @@ def runs(prefect_server, cluster, feed_inputs, tmp_path_factory):
 
 
 def _tables(warehouse) -> dict[str, pl.DataFrame]:
-    """Every table of the warehouse without its stamp columns, sorted by what identifies a row."""
-    store = Warehouse(warehouse)
-    tables = {}
-    for name in store.table_names():
-        frame = store.query(f"select * from {name}")
-        if name == "runs":
-            frame = frame.with_columns(pl.col("counts").map_elements(
-                lambda c: json.dumps({k: v for k, v in json.loads(c).items() if k not in STAMP_COUNTS},
-                                     sort_keys=True), return_dtype=pl.String))
-        frame = frame.drop([c for c in frame.columns if c in STAMP_COLUMNS])
-        key = [c for c in (TABLES[name].key if name in TABLES else ()) if c in frame.columns]
-        order = key or SORT_WITHOUT_KEY.get(name, [])
-        tables[name] = frame.sort([*order, *(c for c in frame.columns if c not in order)] if not key else key)
-    return tables
+    return comparable_tables(Warehouse(warehouse))
 
 
 @pytest.mark.parametrize("inputs", ["seeds", "feeds"])
