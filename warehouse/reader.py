@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from schemas import RELATIONS, SLICING, Slicing
 from warehouse import charts
-from warehouse.lake import Lake, SnapshotMissing
+from warehouse.lake import READ_ATTEMPTS, Lake, ReadInterrupted, SnapshotMissing, read_consistently, rewritten_since
 from warehouse.lockdown import CONNECT_CONFIG, QueryRefused, check_query, refusal
 from warehouse.store import EXPORT_FORMATS, Warehouse, csv_safe_text, relations
 
@@ -415,18 +415,26 @@ class Reader:
     def _kept(self, name: str, compute: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
         con = self._latest_con = self._latest_con or self.connect()
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                # From the catalog's own table, by its key: ducklake_snapshots() reads every snapshot
-                # with its changes, which grows with the warehouse.
-                snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM __ducklake_metadata_{CATALOG}"
-                                       ".ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1").fetchone()
-                kept = self._facts.get(name)
-                if kept is None or kept[0] != snapshot:
-                    kept = self._facts[name] = (snapshot, compute(con))
-                return kept[1]
-            finally:
-                con.execute("ROLLBACK")
+            for _ in range(READ_ATTEMPTS):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    # From the catalog's own table, by its key: ducklake_snapshots() reads every snapshot
+                    # with its changes, which grows with the warehouse.
+                    snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM __ducklake_metadata_{CATALOG}"
+                                           ".ducklake_snapshot ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+                    kept = self._facts.get(name)
+                    if kept is not None and kept[0] == snapshot:
+                        return kept[1]
+                    value = compute(con)
+                finally:
+                    con.execute("ROLLBACK")
+                # A compaction committed while `compute` read may have hidden rows from it (see
+                # warehouse.lake.read_consistently): such a value is not kept, it is computed again.
+                if not rewritten_since(con, snapshot[0]):
+                    self._facts[name] = (snapshot, value)
+                    return value
+            raise ReadInterrupted(f"the warehouse was compacted during each of {READ_ATTEMPTS} attempts at "
+                                  f"reading it; try again (maintenance is running)")
         except duckdb.Error:
             self._latest_con = None
             con.close()
@@ -543,10 +551,15 @@ class Reader:
         try:
             check_query(con, query)
             timer.start()
-            result = con.execute(query)
-            names = [self.redacted(d[0]) for d in result.description]
-            types = [str(d[1]) for d in result.description]
-            rows, over_size = self._fetched(result, limit + 1)
+
+            def read(c: duckdb.DuckDBPyConnection):
+                result = c.execute(query)
+                return ([self.redacted(d[0]) for d in result.description], [str(d[1]) for d in result.description],
+                        *self._fetched(result, limit + 1))
+
+            names, types, rows, over_size = read_consistently(con, read)
+        except ReadInterrupted as err:
+            raise QueryRefused(f"refused for now: {err}") from err
         except duckdb.InterruptException as err:
             raise QueryRefused(
                 f"refused: the query ran longer than the time limit of {self.sql_time_limit:g} s and was "

@@ -27,7 +27,9 @@ from schemas import (
     RUNS, TABLES, VALIDATION_RESULTS, VIEWS, Table,
 )
 from schemas.derive import arrow_schema, conformed, duckdb_ddl, duckdb_type
-from warehouse.lake import CATALOG, Lake, SnapshotMissing, WarehouseMissing, _literal
+from warehouse.lake import (
+    CATALOG, DATA_INLINING_ROW_LIMIT, Lake, SnapshotMissing, WarehouseMissing, _literal, read_consistently,
+)
 from warehouse.lockdown import CONNECT_CONFIG, check_query, refusal
 
 __all__ = ["EXPORT_FORMATS", "PUBLISHED", "RunTables", "SnapshotMissing", "Warehouse", "WarehouseMissing",
@@ -41,6 +43,9 @@ MERGE_FROM_SMALL_FILES = 8  # after a run, merge a table's small files once it h
 COMMIT_MEMORY_LIMIT = "1GB"
 # Attempts at a run's commit when another connection wrote to the lake since it began.
 COMMIT_ATTEMPTS = 5
+# Seconds a data file no snapshot references any more is kept before maintenance deletes it: a
+# reader (a query, a download) that listed it just before it became unreferenced still reads it.
+FILE_GRACE_SECONDS = 3600
 TARGET_FILE_SIZE = 16_000_000  # bytes: data files merge up to this size (see Warehouse.maintain)
 
 
@@ -470,32 +475,41 @@ class Warehouse:
                 removed.append(folder.name)
         return removed
 
-    def maintain(self, retention_days: float = RETENTION_DAYS, merge_from: int = 0) -> dict[str, int]:
+    def maintain(self, retention_days: float = RETENTION_DAYS, merge_from: int = 0,
+                 file_grace_seconds: float = FILE_GRACE_SECONDS) -> dict[str, int]:
         """Merge small data files, expire snapshots older than `retention_days`, delete the files
-        no kept snapshot references. Returns what it did (files merged/deleted, snapshots expired).
-        With `merge_from`, small files are merged only once a table has that many (what a run
-        does after it commits: compaction then runs every few runs, not after each)."""
+        no kept snapshot references once they have been unreferenced for `file_grace_seconds`.
+        Returns what it did (files merged/deleted, snapshots expired). With `merge_from`, small
+        files are merged only once a table has that many (what a run does after it commits:
+        compaction then runs every few runs, not after each).
+
+        Readers in other processes never wait for maintenance, so nothing here may change what a
+        snapshot a reader is using reads (issue 21): rows inlined in the catalog are not flushed
+        into files (a reader that took its snapshot before the flush and read the table after it
+        saw none of them; runs inline nothing, see warehouse.lake), and a file is deleted only
+        `file_grace_seconds` after its last snapshot expired or it was left behind, so a query or
+        download that listed it just before still reads it."""
         with self.connect(read_only=False) as con:
             # Files reach at most TARGET_FILE_SIZE by merging, and are never rewritten after: a
             # bigger target would rewrite an ever larger file every run.
             current = dict(con.execute(f"SELECT option_name, value FROM ducklake_options({_literal(CATALOG)})").fetchall())
             if current.get("target_file_size") != str(TARGET_FILE_SIZE):
                 con.execute(f"CALL {CATALOG}.set_option('target_file_size', '{TARGET_FILE_SIZE // 1000}KB')")
+            # Stored in the catalog too, for writers that attach without the option (the DuckDB CLI).
+            if current.get("data_inlining_row_limit") != str(DATA_INLINING_ROW_LIMIT):
+                con.execute(f"CALL {CATALOG}.set_option('data_inlining_row_limit', {DATA_INLINING_ROW_LIMIT})")
+            before = _file_count(con)
             if not merge_from or max((small for _, small in _data_files(con).values()), default=0) >= merge_from:
-                # Small writes are kept in the catalog (data inlining) until flushed into files here.
-                con.execute(f"CALL ducklake_flush_inlined_data({_literal(CATALOG)})")
-                before = _file_count(con)
                 con.execute(f"CALL ducklake_merge_adjacent_files({_literal(CATALOG)})")
-            else:
-                before = _file_count(con)
             expired = len(con.execute(
                 f"CALL ducklake_expire_snapshots({_literal(CATALOG)}, older_than => now() - "
                 f"to_milliseconds({int(float(retention_days) * 86_400_000)}::BIGINT))").fetchall())
-            deleted = len(con.execute(f"CALL ducklake_cleanup_old_files({_literal(CATALOG)}, cleanup_all => true)"
+            grace = f"now() - to_milliseconds({int(float(file_grace_seconds) * 1000)}::BIGINT)"
+            deleted = len(con.execute(f"CALL ducklake_cleanup_old_files({_literal(CATALOG)}, older_than => {grace})"
                                       ).fetchall())
-            # Files a killed commit wrote but never recorded; runs are serialized by the run lock, so
-            # no other writer has files in flight.
-            orphans = len(con.execute(f"CALL ducklake_delete_orphaned_files({_literal(CATALOG)}, cleanup_all => true)"
+            # Files a killed commit wrote but never recorded; runs are serialized by the run lock, and
+            # another writer's files in flight are younger than the grace.
+            orphans = len(con.execute(f"CALL ducklake_delete_orphaned_files({_literal(CATALOG)}, older_than => {grace})"
                                       ).fetchall())
             return {"data_files_before": before, "data_files_after": _file_count(con), "files_deleted": deleted,
                     "snapshots_expired": expired, "orphaned_files_deleted": orphans}
@@ -553,7 +567,9 @@ class Warehouse:
         """One row per table (table_name) with its row count."""
         with self.connect() as con:
             names = [name for name, kind in relations(con).items() if kind == "table"]
-            counts = [con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names]
+            counts = read_consistently(con, lambda c: c.execute(
+                "SELECT " + (", ".join(f'(SELECT count(*) FROM "{n}")' for n in names) or "NULL")).fetchone())
+            counts = list(counts) if names else []
         return pl.DataFrame({"table_name": names, "rows": counts}, schema={"table_name": pl.String, "rows": pl.Int64})
 
     def query(self, sql: str, snapshot: int | None = None) -> pl.DataFrame:
@@ -564,7 +580,7 @@ class Warehouse:
         with self.connect(snapshot=snapshot, config=CONNECT_CONFIG, allow_files=False) as con:
             try:
                 check_query(con, sql)
-                return pl.from_arrow(con.execute(sql).to_arrow_table())
+                return read_consistently(con, lambda c: pl.from_arrow(c.execute(sql).to_arrow_table()))
             except duckdb.Error as err:
                 raise refusal(err) from err
 
