@@ -115,6 +115,7 @@ def _tables(warehouse) -> dict[str, pl.DataFrame]:
 
 
 @pytest.mark.parametrize("inputs", ["seeds", "feeds"])
+@pytest.mark.slow
 def test_the_dask_runner_loads_the_same_rows_as_the_default_runner(runs, inputs):
     default, dask = _tables(runs[inputs]["default"]), _tables(runs[inputs]["dask"])
     assert sorted(default) == sorted(dask)
@@ -123,6 +124,7 @@ def test_the_dask_runner_loads_the_same_rows_as_the_default_runner(runs, inputs)
         assert_frame_equal(dask[name], default[name], check_column_order=False), name
 
 
+@pytest.mark.slow
 def test_the_parse_tasks_ran_on_the_cluster_workers(runs, cluster):
     local, client = cluster
     run = runs["feeds"]
@@ -144,6 +146,7 @@ def test_the_parse_tasks_ran_on_the_cluster_workers(runs, cluster):
     assert all(loaded[worker] == 1 for worker in ran_on), loaded
 
 
+@pytest.mark.slow
 def test_a_temporary_local_cluster_loads_the_same_rows(runs, cluster, tmp_path, monkeypatch):
     import flows.pipeline
 
@@ -239,6 +242,7 @@ def test_a_bad_dask_address_is_a_usage_error(tmp_path):
     assert unknown.exit_code == 2 and "ray" in unknown.output
 
 
+@pytest.mark.slow
 def test_a_deployment_run_with_dask_settings_parses_on_the_cluster(prefect_server, cluster, tmp_path):
     """`newsflow serve`/`deploy` runs load the flow from its entrypoint with the default runner: the
     settings alone (as a config file's `task_runner = "dask"` gives them) send the model to Dask."""
