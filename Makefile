@@ -34,9 +34,10 @@ $(DEMO_LOADED): samples/wikinews/wikinews_2019.csv samples/wikinews/wikinews_202
 # (or the lake servers) in one worker and starts the modules holding `slow` tests first: a new
 # slow test (real processes, servers, a browser) only needs `@pytest.mark.slow` (see pyproject.toml).
 PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=10
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
 
 # Headless Chromium for the browser test (tests/test_web_browser.py): Debian's package, driven by
 # Playwright, which never downloads a browser of its own. The package list is refreshed only when
