@@ -24,9 +24,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 ONE_WORKER_FIXTURES = ("lake_servers",)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which turns the xdist_group marks into scopes
 def pytest_collection_modifyitems(config, items):
     """Tests that share a fixture built once per module (a warehouse from real runs, a model, servers)
-    stay together in one xdist worker (`--dist loadgroup`); the modules holding `slow` tests come
+    get one xdist_group (honoured by `--dist loadgroup`, which pytest-xdist 3.8 cannot do under
+    pytest 9.2: it renames item._nodeid, no longer read; `make test` uses `--dist loadfile`, one
+    worker per module, meanwhile); the modules holding `slow` tests come
     first, so that the long ones start at once on both workers and the quick ones fill in the end.
     Without xdist only the order changes (whole modules move, each in its own order)."""
     for item in items:
