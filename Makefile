@@ -29,8 +29,15 @@ $(DEMO_LOADED): samples/wikinews/wikinews_2019.csv samples/wikinews/wikinews_202
 	$(BIN)/newsflow run samples/wikinews/wikinews_2019.csv samples/wikinews/wikinews_2020.csv --warehouse demo-warehouse
 	touch $(DEMO_LOADED)
 
+# The whole suite in PYTEST_WORKERS processes (pytest-xdist; 2 = this machine's and CI's cores), then
+# the ten slowest tests. Each module runs whole in one worker (loadfile: a module's fixtures are built
+# once); tests/conftest.py puts the modules holding `slow` tests first: a new
+# slow test (real processes, servers, a browser) only needs `@pytest.mark.slow` (see pyproject.toml).
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10 $(PYTEST_ARGS)
 
 # Headless Chromium for the browser test (tests/test_web_browser.py): Debian's package, driven by
 # Playwright, which never downloads a browser of its own. The package list is refreshed only when

@@ -14,6 +14,8 @@ from tests.conftest import newsflow, shared_data
 from tests.test_dask import FEED_FILES, _tables
 from warehouse.store import Warehouse
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 STORY = ("Qatar ordered the political leaders of Hamas to leave Doha within a week, officials in the Gulf state "
          "said on Tuesday, after months of stalled talks over a ceasefire in Gaza and the release of hostages.")
 

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 
 from tests.comparable import comparable_tables
 from tests.conftest import ROOT, SEEDS, shared_data
-from tests.servers import dask_cluster, new_database, postgres, seaweedfs
+from tests.servers import dask_cluster, new_database
 from tests.test_schedules import NEWSFLOW, _api_env
 from warehouse.lake import extension_path
 from warehouse.store import Warehouse
@@ -32,13 +32,6 @@ FEED = "rss-nytimes-com-services-xml-rss-nyt-World-xml__78f77fae2e1ffc14.rss.xml
 # Records per chunk, for both runs (chunk_size on the default runner, dask_chunk_size on Dask):
 # three chunks, so both workers get one.
 CHUNK_SIZE = "20"
-
-
-@pytest.fixture(scope="module")
-def lake_servers(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cluster-servers")
-    with postgres(folder / "pg") as catalog, seaweedfs(folder / "s3") as s3:
-        yield catalog, s3
 
 
 def _run(inputs: list[str], warehouse, catalog: str, data_path: str, env: dict, *runner: str):

@@ -95,6 +95,7 @@ def _tables(warehouse) -> dict[str, pl.DataFrame]:
 
 
 @pytest.mark.parametrize("inputs", ["seeds", "feeds"])
+@pytest.mark.slow
 def test_the_dask_runner_loads_the_same_rows_as_the_default_runner(runs, inputs):
     default, dask = _tables(runs[inputs]["default"]), _tables(runs[inputs]["dask"])
     assert sorted(default) == sorted(dask)
@@ -107,6 +108,7 @@ def _worked(tasks: list[dict]) -> list[dict]:
     return [t for t in tasks if distributed.utils.key_split(t["key"]) == "work_chunk"]
 
 
+@pytest.mark.slow
 def test_each_chunk_was_worked_on_the_cluster_workers(runs, cluster):
     local, client = cluster
     run = runs["feeds"]
@@ -131,6 +133,7 @@ def test_each_chunk_was_worked_on_the_cluster_workers(runs, cluster):
     assert len(pages) == chunks * len(suites)
 
 
+@pytest.mark.slow
 def test_a_temporary_local_cluster_loads_the_same_rows(runs, cluster, tmp_path, monkeypatch):
     import flows.pipeline
 
@@ -195,6 +198,7 @@ def test_a_bad_dask_address_is_a_usage_error(tmp_path):
     assert unknown.exit_code == 2 and "ray" in unknown.output
 
 
+@pytest.mark.slow
 def test_a_deployment_run_with_dask_settings_works_on_the_cluster(prefect_server, cluster, tmp_path):
     """`newsflow serve`/`deploy` runs load the flow from its entrypoint with the default runner: the
     settings alone (as a config file's `task_runner = "dask"` gives them) send the model to Dask."""

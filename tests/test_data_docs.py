@@ -15,6 +15,8 @@ from flows.data_docs import offline_page
 from tests.conftest import ROOT, SEEDS, newsflow
 from tests.test_web_browser import launched_chromium, serving
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 ARTIFACTS = ROOT / "test-artifacts"
 SUITES = {"articles", "entities", "entity_mentions", "event_mentions", "events", "quarantine"}
 INDEX_ROWS = "#section-1-content-block-2-1-body-table tbody tr"  # GE's validation results table

@@ -81,6 +81,7 @@ def test_validation_results_and_data_docs_are_written(seeded):
     assert list((warehouse / "docs" / "validations" / "entity_mentions").rglob("*.html"))
 
 
+@pytest.mark.slow
 def test_the_lake_is_parquet_files_and_every_table_exports_whole(seeded, tmp_path):
     warehouse, _ = seeded
     store = Warehouse(warehouse)
@@ -236,6 +237,7 @@ def test_describe_an_unknown_table_is_one_line_and_exit_2():
     assert described.output.count("\n") == 1 and "no table or view 'nope'" in described.output
 
 
+@pytest.mark.slow
 def test_a_second_article_on_the_same_event_raises_num_articles(seeded, tmp_path):
     warehouse, _ = seeded
     copy = tmp_path / "warehouse"
@@ -251,6 +253,7 @@ def test_a_second_article_on_the_same_event_raises_num_articles(seeded, tmp_path
     assert set(before) <= set(after)
 
 
+@pytest.mark.slow
 def test_running_again_on_unchanged_input_writes_nothing_and_loads_neither_spacy_nor_gx(seeded, tmp_path):
     """A real `newsflow run` process (against the session's Prefect server) on the seeded input:
     it says nothing is new, leaves every table and the catalog as they were (no runs row, no
@@ -283,6 +286,7 @@ def test_running_again_on_unchanged_input_writes_nothing_and_loads_neither_spacy
     assert len(before["runs"]) == 1
 
 
+@pytest.mark.slow
 def test_bad_files_are_quarantined_and_good_articles_load(prefect_server, tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -338,6 +342,7 @@ def test_a_failed_run_exits_1_and_leaves_the_warehouse_as_it_was(prefect_server,
     assert (warehouse / ".lock").stat().st_size == 0
 
 
+@pytest.mark.slow
 def test_a_failed_run_says_what_failed_in_its_own_lines_and_shows_tracebacks_only_when_verbose(prefect_server,
                                                                                                tmp_path):
     import os
@@ -405,6 +410,7 @@ def test_the_warehouse_opens_in_the_duckdb_cli(seeded):
     assert int(out.stdout.splitlines()[1]) >= 2
 
 
+@pytest.mark.slow
 def test_a_user_actor_dictionary_codes_its_actors(prefect_server, tmp_path):
     actors = tmp_path / "my-actors.tsv"
     actors.write_text("name\tcode\tcountry_code\tkind\tlabel\tcanonical\n"

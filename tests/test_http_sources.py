@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import newsflow
 from tests.test_end_to_end import sql
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
 <channel><title>Gulf Desk</title><link>{base}/news/</link>

@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import SEED_FILE, newsflow, shared_data
 from warehouse.store import Warehouse
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 NEWSFLOW = Path(sys.executable).parent / "newsflow"
 # A guard against a hung process, not a speed goal (benchmarks/faults.py measures the times).
 HANG_GUARD = 120

@@ -79,6 +79,7 @@ def test_a_failure_no_single_row_causes_is_raised():
         isolated(step, _rows(8), "article_id")
 
 
+@pytest.mark.slow
 def test_an_article_the_language_stage_fails_on_is_quarantined_and_the_run_goes_on(prefect_server, tmp_path,
                                                                                    monkeypatch):
     """Fault injection around the real model: the event coder raises on one article of the chunk."""

@@ -14,25 +14,21 @@ import duckdb
 import pytest
 
 from tests.conftest import SEEDS
-from tests.servers import new_database, postgres, seaweedfs
+from tests.servers import new_database
 from warehouse.reader import Reader
 from tests.test_schedules import NEWSFLOW, _api_env
 from warehouse.lake import extension_path
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("servers")
-    with postgres(folder / "pg") as catalog, seaweedfs(folder / "s3") as s3:
-        yield catalog, s3
+pytestmark = pytest.mark.slow
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([NEWSFLOW, *args], env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_a_run_on_a_postgres_catalog_with_its_data_on_object_storage(prefect_server, servers, tmp_path):
-    server, s3 = servers
+def test_a_run_on_a_postgres_catalog_with_its_data_on_object_storage(prefect_server, lake_servers, tmp_path):
+    server, s3 = lake_servers
     catalog = "postgres:" + new_database(server, "one_run")
     env = _api_env(**s3.env(), NEWSFLOW_CATALOG=catalog, NEWSFLOW_DATA_PATH=f"s3://{s3.bucket}/one-run/")
     folder = tmp_path / "wh"
@@ -98,8 +94,8 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_writers_at_once_are_serialized_by_the_catalog_lock(servers, tmp_path, monkeypatch):
-    server, s3 = servers
+def test_two_writers_at_once_are_serialized_by_the_catalog_lock(lake_servers, tmp_path, monkeypatch):
+    server, s3 = lake_servers
     catalog = "postgres:" + new_database(server, "two_writers")
     data_path = f"s3://{s3.bucket}/two-writers/"
     env = {**os.environ, **s3.env(), "PYTHONPATH": str(Path(__file__).parent.parent)}

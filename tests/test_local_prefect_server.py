@@ -20,6 +20,8 @@ from flows import progress
 from flows.prefect_server import STATE_FILE, answers
 from tests.conftest import SEED_FILE
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 NEWSFLOW = str(Path(sys.executable).parent / "newsflow")
 # A guard against a hung process, not a speed goal.
 HANG_GUARD = 600

@@ -162,6 +162,7 @@ def test_a_run_records_its_summary_as_a_prefect_artifact_and_in_runs(seeded):
     assert "## Failed expectations: 0" in mine[0].data
 
 
+@pytest.mark.slow
 def test_each_run_sends_the_rows_it_changed_to_an_fsspec_url(prefect_server, tmp_path):
     target = tmp_path / "bucket"
     result = newsflow("run", str(ROOT / "seeds"), "--warehouse", str(tmp_path / "wh"),

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import ROOT, newsflow
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 README = (ROOT / "README.md").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
 

@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import ROOT, SEEDS, shared_data
 from warehouse.store import Warehouse
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 NEWSFLOW = str(Path(sys.executable).parent / "newsflow")
 # Columns that record when or by which run a row was written: they differ between two runs by definition.
 RUN_STAMPS = ("run_id", "ingested_at", "updated_at", "quarantined_at", "last_seen_run_id", "last_seen_at",

@@ -90,6 +90,7 @@ def test_a_changed_article_replaces_its_mentions_and_keeps_ingested_at(tmp_path)
     assert store.query("SELECT name, mention_count FROM entities").rows() == [("Egypt", 1)]
 
 
+@pytest.mark.slow
 def test_republishing_the_same_rows_changes_nothing(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
@@ -164,6 +165,7 @@ def test_a_batch_repeating_a_key_loads_one_row_per_key(tmp_path):
     assert store.query("SELECT count(*) FROM articles").item() == 1
 
 
+@pytest.mark.slow
 def test_a_load_failing_midway_leaves_the_warehouse_as_it_was(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
@@ -225,6 +227,7 @@ def test_time_travel_by_run_id_and_by_time(tmp_path):
         store.snapshot_as_of("2000-01-01")
 
 
+@pytest.mark.slow
 def test_export_since_a_run_writes_only_what_changed_after_it(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
@@ -240,6 +243,7 @@ def test_export_since_a_run_writes_only_what_changed_after_it(tmp_path):
         store.export("confident_events", out, "parquet", since="r1")
 
 
+@pytest.mark.slow
 def test_a_run_sends_its_changes_to_an_export_url(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r1", _run("r1", T0))
@@ -251,6 +255,7 @@ def test_a_run_sends_its_changes_to_an_export_url(tmp_path):
     assert articles.select("change_type", "text").rows() == [("upsert", "Egypt mediates.")]
 
 
+@pytest.mark.slow
 def test_maintenance_merges_files_and_expires_snapshots_past_retention(tmp_path):
     store = Warehouse(tmp_path / "wh")
     for i in range(6):
@@ -286,6 +291,7 @@ def test_reading_a_missing_warehouse_says_so(tmp_path):
 LEGACY = Path(__file__).parent / "data" / "legacy-warehouse-d475360.duckdb.gz"
 
 
+@pytest.mark.slow
 def test_a_single_file_warehouse_of_the_previous_version_migrates_on_first_use(tmp_path):
     """The fixture is what commit d475360 (the last single-file version) wrote for seeds/."""
     root = tmp_path / "wh"
@@ -458,6 +464,7 @@ def _place_id(geonames_id: int) -> str:
 LONDON, NORFOLK_VA = 2643743, 4776222
 
 
+@pytest.mark.slow
 def test_an_upgrade_geocodes_the_stored_places_and_later_runs_add_to_the_same_place(tmp_path):
     store = Warehouse(tmp_path / "wh")
     # What a version with label-bound ids and no geocoding wrote: a South London story naming

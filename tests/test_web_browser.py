@@ -23,6 +23,8 @@ from polars.testing import assert_frame_equal
 from tests.conftest import ROOT, newsflow
 from tests.test_web import duck
 
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -10,11 +10,14 @@ import time
 
 import httpx
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import SEEDS, newsflow, shared_data
 from tests.test_schedules import NEWSFLOW, _api_env, _wait_for
 from warehouse.lock import is_locked
 from warehouse.store import Warehouse
+
+pytestmark = pytest.mark.slow  # real `newsflow` runs, processes or servers (see pyproject.toml)
 
 
 def _free_port() -> int:
