@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from schemas import TABLES
 from tests.conftest import ROOT
@@ -89,6 +90,7 @@ def _counts(store: Warehouse) -> tuple[int, int]:
     return tuple(store.query(COUNTS).row(0))
 
 
+@pytest.mark.slow
 def test_readers_in_another_process_see_only_committed_counts_through_run_and_maintain_cycles(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.publish("r0", _run("r0", 0, 1))  # one article, as in the run the zero was seen after
