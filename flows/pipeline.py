@@ -17,10 +17,11 @@ from prefect.runtime import flow_run
 
 from readers.fetch import Fetched, fetch_with_retries
 from config.settings import Settings, is_url, settings_from_json
-from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
+from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, ExtractedChunk, RecordChunks, read_document
 from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from flows import lifecycle, progress
+from flows.memory import release_freed_memory
 from flows.isolation import isolated
 from flows.scaleout import task_runner
 from lexicons.tone import tone_lexicon
@@ -89,9 +90,9 @@ class RunSummary:
 
 
 @task(cache_policy=NO_CACHE)
-def extract(paths: list[Path], as_of: datetime, max_text_chars: int) -> Extracted:
-    """Read every input file into raw records and rejects."""
-    return extracted_records(paths, as_of.date().isoformat(), max_text_chars * RECORD_CHARS_PER_TEXT_CHAR)
+def extract(chunks: RecordChunks) -> ExtractedChunk | None:
+    """The next chunk of the run's raw records, and the rejects read with them; None after the last."""
+    return chunks.next_chunk()
 
 
 @task(cache_policy=NO_CACHE)
@@ -378,10 +379,10 @@ def publish_report(summary: RunSummary) -> None:
 
 
 def _run(settings: Settings, docs_staging: Path) -> RunSummary:
-    """The run itself, with the warehouse held (see `newsflow_run`): the records are read, then
-    normalized, parsed, coded, validated and staged in chunks of `settings.chunk_size` records, so
-    that a run's memory does not grow with its input; then every chunk is committed as one
-    snapshot."""
+    """The run itself, with the warehouse held (see `newsflow_run`): the records are read,
+    normalized, parsed, coded, validated and staged in chunks of `settings.chunk_size` records (each
+    chunk read as it comes, its validation results rendered and dropped after it), so that a run's
+    memory does not grow with its input; then every chunk is committed as one snapshot."""
     started_at = datetime.now(timezone.utc)
     run_id = str(flow_run.id)
     store = Warehouse.from_settings(settings)
@@ -389,27 +390,34 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     # Great Expectations is imported at the first validation: a run that reads nothing new never imports it.
     validator = Validator(docs_staging, started_at)
 
-    extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
+    as_of, max_record_chars = started_at.date().isoformat(), settings.max_text_chars * RECORD_CHARS_PER_TEXT_CHAR
     urls = [i for i in settings.inputs if is_url(i)]
     known_fetches = store.fetch_state(urls)
-    fetch_states = _fetched_documents(urls, known_fetches, settings, extracted, started_at)
-    records = extracted.records_frame()
-    size = max(1, settings.chunk_size)
+    fetched = Extracted(as_of=as_of, max_record_chars=max_record_chars)
+    fetch_states = _fetched_documents(urls, known_fetches, settings, fetched, started_at)
+    # The files' records, then the fetched documents', read a chunk at a time as the chunks go.
+    reader = RecordChunks([Path(i) for i in settings.inputs if not is_url(i)], settings.chunk_size, as_of,
+                          max_record_chars, fetched=fetched)
     seen = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})  # earlier chunks' articles
     total = _Totals()
-    staged = 0
+    staged = records_read = 0
+    problems: list[dict] = []
     try:
-        chunks = -(-max(records.height, 1) // size)
-        for index, start in enumerate(range(0, max(records.height, 1), size)):
-            chunk = _chunk(settings, store, validator, records.slice(start, size),
-                           extracted.rejects if index == 0 else [], seen, run_id, started_at, index, chunks, total)
-            if chunk is None:  # nothing new in it
-                continue
-            store.stage(run_id, index, chunk.tables)
-            staged += 1
-            seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
-        summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states,
-                                [{k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects])
+        while (extracted := extract(reader)) is not None:
+            index = extracted.index
+            records_read += len(extracted.records) + len(extracted.rejects)
+            problems.extend({k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects)
+            chunk = _chunk(settings, store, validator, extracted.records_frame(), extracted.rejects, seen, run_id,
+                           started_at, index, extracted.chunks, total)
+            del extracted
+            validator.flush_docs()  # the chunk's Data Docs pages, its results dropped
+            if chunk is not None:  # None: nothing new in it
+                store.stage(run_id, index, chunk.tables)
+                staged += 1
+                seen = pl.concat([seen.join(chunk.known, on="article_id", how="anti"), chunk.known])
+            del chunk
+            release_freed_memory()
+        summary = total.summary(run_id, str(store.root), records_read, fetch_states, problems)
         if not staged and not _fetches_changed(fetch_states, known_fetches):
             # Nothing to write: no snapshot, no runs row, no validation results (the Prefect flow
             # run and its summary artifact record that the run happened).
