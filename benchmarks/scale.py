@@ -14,14 +14,23 @@
    and maintenance (`maintain`). Best of --repeat.
 Prints seconds per size and the ratio largest / smallest (goal: <= 1.5).
 
-    .venv/bin/python benchmarks/scale.py --memory [--fraction 0.1] [--chunk-size 250]
+    .venv/bin/python benchmarks/scale.py --memory [--fraction 0.1] [--chunk-size N]
 
-Peak memory of a whole `newsflow run` command (the run's process, its Prefect server and its spaCy
-workers, summed, sampled every 0.2 s) over the corpus of ../shared/data/corpus/ (2,520 distinct
-articles), and over the first --fraction of each of its files, each into a fresh lake, both with
---chunk-size records per chunk (250: the small input is one chunk, the full one ten); prints the
-ratio (goal: <= 1.3 for 10x the input). Distinct articles, not copies: copies would be flagged as duplicates and
-never reach the language model.
+Peak memory of a whole `newsflow run` command over the corpus of ../shared/data/corpus/ (2,520
+distinct articles), and over the first --fraction of each of its files (252), each into a fresh
+lake, both with the same chunk size: by default the command's own (config.settings, 1,000 records;
+the small input is then one chunk, the full one three), or --chunk-size records. Prints the ratio
+full / small (goal: <= 1.3). Distinct articles, not copies: copies would be flagged as duplicates
+and never reach the language model.
+
+What is measured: every 0.2 s, the resident memory (RSS) of the command's process and all its
+descendants (spaCy's worker processes, the watchdog), summed; the peak of that sum is the figure.
+Workers forked from the run share its pages, and RSS counts a shared page in every process that
+maps it, so the sum counts the run's memory once per worker as well; the proportional set size
+(PSS: a shared page divided among its sharers, the sum is what the tree really holds) is printed
+beside it. The local Prefect server is not the command's: it is started before the two runs (if
+none is running) and outlives them, as every run but the first one on a machine finds it; its RSS
+before and at the end of each run is printed, not counted.
 """
 
 from __future__ import annotations
@@ -172,44 +181,80 @@ def _warehouse_part(warehouse: Path, template: Path, n: int) -> dict[str, float]
     return timings
 
 
-def _peak_rss(command: list[str], env: dict | None = None) -> tuple[float, float, str, dict[str, float]]:
-    """Seconds and peak RSS (MiB, the process tree summed) of a command, its output, and the peak
-    of each kind of process in the tree (the run itself, the Prefect server, spaCy workers)."""
+def _peak_rss(command: list[str], env: dict | None = None) -> dict:
+    """Seconds, peak RSS and PSS (MiB, the process tree summed), the output of a command, and the
+    RSS of each kind of process in the tree at the RSS peak (the run itself, its forked spaCy
+    workers, other)."""
+    import threading
+
     import psutil
 
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     root = psutil.Process(process.pid)
-    peak = 0
-    kinds: dict[str, float] = {}
+    root_line = root.cmdline()
+    peak = peak_pss = 0
+    at_peak: dict[str, float] = {}
     output: list[str] = []
-    import threading
-
     reader = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)
     reader.start()
     while process.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
-            sizes = [(p, p.memory_info().rss) for p in tree if p.is_running()]
-            peak = max(peak, sum(size for _, size in sizes))
-            for process_, size in sizes:
-                line = " ".join(process_.cmdline())
-                kind = ("the run" if process_.pid == root.pid else "prefect server" if "prefect" in line and "server" in line
-                        else "spacy/multiprocessing worker" if "multiprocessing" in line else "other")
-                kinds[kind] = max(kinds.get(kind, 0), size / 2**20)
         except psutil.Error:
-            pass
+            break
+        sizes = []
+        for each in tree:
+            try:
+                info = each.memory_full_info()  # rss, and pss from /proc/<pid>/smaps_rollup
+                kind = ("the run" if each.pid == root.pid
+                        else "forked workers" if each.cmdline() == root_line else "other")
+                sizes.append((kind, info.rss, info.pss))
+            except psutil.Error:
+                continue
+        total = sum(rss for _, rss, _ in sizes)
+        peak_pss = max(peak_pss, sum(pss for _, _, pss in sizes))
+        if total > peak:
+            peak = total
+            at_peak = {}
+            for kind, rss, _ in sizes:
+                at_peak[kind] = at_peak.get(kind, 0) + rss / 2**20
         time.sleep(0.2)
     reader.join()
     if process.returncode != 0:
         raise SystemExit("".join(output[-40:]))
-    return time.perf_counter() - started, peak / 2**20, "".join(output), kinds
+    return {"seconds": time.perf_counter() - started, "peak_rss_mib": peak / 2**20, "peak_pss_mib": peak_pss / 2**20,
+            "output": "".join(output), "rss_at_peak_mib": at_peak}
 
 
-def memory(fraction: float, chunk_size: int) -> None:
+def _prefect_server_rss() -> float | None:
+    """RSS (MiB) of the local Prefect server the runs use, None when there is none."""
+    import psutil
+
+    from flows import prefect_server
+
+    server = prefect_server.running(prefect_server.prefect_home())
+    if server is None:
+        return None
+    try:
+        return sum(p.memory_info().rss for p in [psutil.Process(server.pid), *psutil.Process(server.pid).children(
+            recursive=True)]) / 2**20
+    except psutil.Error:
+        return None
+
+
+def memory(fraction: float, chunk_size: int | None) -> None:
     import os
 
-    env = {**os.environ, "NEWSFLOW_CHUNK_SIZE": str(chunk_size)}
+    from config.settings import Settings
+
+    env = {**os.environ}
+    env.pop("NEWSFLOW_CHUNK_SIZE", None)
+    if chunk_size is not None:
+        env["NEWSFLOW_CHUNK_SIZE"] = str(chunk_size)
+    size = chunk_size if chunk_size is not None else Settings().chunk_size
+    if "PREFECT_API_URL" not in os.environ:  # the local server: running before the first run, as in the second
+        subprocess.run([NEWSFLOW, "prefect", "start"], env=env, capture_output=True, text=True, check=True)
     corpus = CORPUS.parent
     with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
         small = Path(tmp) / "small"
@@ -228,23 +273,32 @@ def memory(fraction: float, chunk_size: int) -> None:
                 (small / path.name).write_text("".join(kept[:max(1, int(len(kept) * fraction))]), encoding="utf-8")
         results = {}
         for label, inputs in (("small", small), ("full", corpus)):
-            seconds, peak, tail, kinds = _peak_rss([NEWSFLOW, "run", str(inputs), "--warehouse", str(Path(tmp) / label)], env)
-            read = next((line.split()[-1] for line in tail.splitlines() if "records read" in line), "?")
-            results[label] = {"records": read, "seconds": round(seconds, 1), "peak_rss_mib": round(peak),
-                              "peak_by_process_mib": {k: round(v) for k, v in kinds.items()}}
-            print(f"{label}: {read} records in {seconds:.0f} s, peak RSS {peak:.0f} MiB "
-                  f"(largest of each: {', '.join(f'{k} {v:.0f}' for k, v in kinds.items())})", flush=True)
+            server_before = _prefect_server_rss()
+            done = _peak_rss([NEWSFLOW, "run", str(inputs), "--warehouse", str(Path(tmp) / label)], env)
+            server_after = _prefect_server_rss()
+            read = next((line.split()[-1] for line in done["output"].splitlines() if "records read" in line), "?")
+            results[label] = {"records": read, "chunk_size": size, "seconds": round(done["seconds"], 1),
+                              "peak_rss_mib": round(done["peak_rss_mib"]), "peak_pss_mib": round(done["peak_pss_mib"]),
+                              "rss_at_peak_mib": {k: round(v) for k, v in done["rss_at_peak_mib"].items()},
+                              "prefect_server_rss_mib": [server_before and round(server_before),
+                                                         server_after and round(server_after)]}
+            print(f"{label}: {read} records in chunks of {size}, {done['seconds']:.0f} s, peak RSS {done['peak_rss_mib']:.0f} "
+                  f"MiB (at the peak: {', '.join(f'{k} {v:.0f}' for k, v in done['rss_at_peak_mib'].items())}), "
+                  f"peak PSS {done['peak_pss_mib']:.0f} MiB; Prefect server (not counted) {server_before and round(server_before)}"
+                  f" -> {server_after and round(server_after)} MiB", flush=True)
         print(json.dumps(results))
-        print(f"peak RSS, full / small corpus: {results['full']['peak_rss_mib'] / results['small']['peak_rss_mib']:.2f}x "
-              f"(goal <= 1.3)")
+        ratio = results["full"]["peak_rss_mib"] / results["small"]["peak_rss_mib"]
+        print(f"peak RSS of the whole command (process tree summed), full / small corpus, chunks of {size}: "
+              f"{ratio:.2f}x (goal <= 1.3); peak PSS: "
+              f"{results['full']['peak_pss_mib'] / results['small']['peak_pss_mib']:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memory", action="store_true", help="measure peak memory against input size instead")
     parser.add_argument("--fraction", type=float, default=0.1)
-    parser.add_argument("--chunk-size", type=int, default=250,
-                        help="records per chunk for both runs (the small input is then one chunk, the full one ten)")
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="records per chunk for both runs (default: the command's own, config.settings)")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--template-articles", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2)

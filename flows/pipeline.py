@@ -20,11 +20,12 @@ from prefect.runtime import flow_run
 
 from readers.fetch import Fetched, fetch_with_retries
 from config.settings import Settings, is_url, settings_from_json
-from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, extracted_records, read_document
+from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, Extracted, ExtractedChunk, RecordChunks, read_document
 from flows.data_docs import copy_ge_static
 from flows.validation import CriticalValidationError, TableValidation, Validator
 from flows.coding import Language, resolved_language, resources
 from flows import lifecycle, progress
+from flows.memory import release_freed_memory
 from flows.isolation import isolated
 from flows.scaleout import cluster_workers, task_runner
 from lexicons.tone import tone_lexicon
@@ -93,9 +94,9 @@ class RunSummary:
 
 
 @task(cache_policy=NO_CACHE)
-def extract(paths: list[Path], as_of: datetime, max_text_chars: int) -> Extracted:
-    """Read every input file into raw records and rejects."""
-    return extracted_records(paths, as_of.date().isoformat(), max_text_chars * RECORD_CHARS_PER_TEXT_CHAR)
+def extract(chunks: RecordChunks) -> ExtractedChunk | None:
+    """The next chunk of the run's raw records, and the rejects read with them; None after the last."""
+    return chunks.next_chunk()
 
 
 @task(cache_policy=NO_CACHE)
@@ -352,8 +353,8 @@ def publish_report(summary: RunSummary) -> None:
 
 
 def _run(settings: Settings, docs_staging: Path) -> RunSummary:
-    """The run itself, with the warehouse held (see `newsflow_run`): the records are read, then
-    worked in chunks (`_records_per_chunk`), so that a run's memory does not grow with its input;
+    """The run itself, with the warehouse held (see `newsflow_run`): the records are read a chunk
+    at a time (`_records_per_chunk` records) and worked, so that a run's memory does not grow with its input;
     then every chunk is committed as one snapshot.
 
     This process plans each chunk: it normalizes the records and compares the articles with the
@@ -366,34 +367,40 @@ def _run(settings: Settings, docs_staging: Path) -> RunSummary:
     store = Warehouse.from_settings(settings)
     docs_staging.mkdir(parents=True, exist_ok=True)
 
-    extracted = extract([Path(i) for i in settings.inputs if not is_url(i)], started_at, settings.max_text_chars)
+    as_of, max_record_chars = started_at.date().isoformat(), settings.max_text_chars * RECORD_CHARS_PER_TEXT_CHAR
     urls = [i for i in settings.inputs if is_url(i)]
     known_fetches = store.fetch_state(urls)
-    fetch_states = _fetched_documents(urls, known_fetches, settings, extracted, started_at)
-    records = extracted.records_frame()
-    size = _records_per_chunk(settings)
+    fetched = Extracted(as_of=as_of, max_record_chars=max_record_chars)
+    fetch_states = _fetched_documents(urls, known_fetches, settings, fetched, started_at)
+    # The files' records, then the fetched documents', read a chunk at a time as the chunks go.
+    reader = RecordChunks([Path(i) for i in settings.inputs if not is_url(i)], _records_per_chunk(settings), as_of,
+                          max_record_chars, fetched=fetched)
     seen = pl.DataFrame(schema={c: ARTICLES.schema[c] for c in KNOWN_COLUMNS})  # earlier chunks' articles
     total = _Totals()
-    staged = 0
+    staged = records_read = 0
+    problems: list[dict] = []
     try:
-        chunks = -(-max(records.height, 1) // size)
         with _chunk_work(settings, run_id, started_at) as (submit, window):
             pending: deque[Callable[[], ChunkDone]] = deque()
-            for index, start in enumerate(range(0, max(records.height, 1), size)):
-                plan = _planned(settings, store, records.slice(start, size), extracted.rejects if index == 0 else [],
-                                seen, started_at, index, chunks, total)
+            while (extracted := extract(reader)) is not None:
+                index = extracted.index
+                records_read += len(extracted.records) + len(extracted.rejects)
+                problems.extend({k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects)
+                plan = _planned(settings, store, extracted.records_frame(), extracted.rejects, seen, started_at, index,
+                                extracted.chunks, total)
+                del extracted
                 if plan is None:  # nothing new in it
                     continue
                 seen = pl.concat([seen.join(plan.known, on="article_id", how="anti"), plan.known])
                 pending.append(submit(plan))
+                del plan
                 while len(pending) > window:
                     _collect(pending.popleft(), total, docs_staging)
                     staged += 1
             while pending:
                 _collect(pending.popleft(), total, docs_staging)
                 staged += 1
-        summary = total.summary(run_id, str(store.root), records.height + len(extracted.rejects), fetch_states,
-                                [{k: r[k] for k in ("source_uri", "record_key", "reason")} for r in extracted.rejects])
+        summary = total.summary(run_id, str(store.root), records_read, fetch_states, problems)
         if not staged and not _fetches_changed(fetch_states, known_fetches):
             # Nothing to write: no snapshot, no runs row, no validation results (the Prefect flow
             # run and its summary artifact record that the run happened).
@@ -474,6 +481,8 @@ def _collect(outcome: Callable[[], ChunkDone], total: _Totals, docs_staging: Pat
         path = docs_staging / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
+    del done
+    release_freed_memory()
 
 
 def _fetches_changed(fetched: pl.DataFrame, known: pl.DataFrame) -> bool:

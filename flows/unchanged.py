@@ -26,7 +26,7 @@ def unchanged_articles(settings: Settings) -> int | None:
     unchanged and nothing would be quarantined; None when the flow must run (or might need to)."""
     if not settings.inputs or any(is_url(i) for i in settings.inputs):
         return None
-    from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, extracted_records
+    from readers.sources import RECORD_CHARS_PER_TEXT_CHAR, RecordChunks
     from transforms.normalize import articles_from_records
     from transforms.quarantine import normalize_rejects
     from transforms.runs import planned_articles
@@ -37,10 +37,11 @@ def unchanged_articles(settings: Settings) -> int | None:
         if not store.lake.exists() or store.needs_migration():
             return None
         now = datetime.now(timezone.utc)
-        extracted = extracted_records([Path(i) for i in settings.inputs], now.date().isoformat(),
-                                      settings.max_text_chars * RECORD_CHARS_PER_TEXT_CHAR)
-        records = extracted.records_frame()
-        if extracted.rejects or records.is_empty() or records.height > max(1, settings.chunk_size):
+        # Only the first chunk is read: with more than one, the flow decides.
+        first = RecordChunks([Path(i) for i in settings.inputs], settings.chunk_size, now.date().isoformat(),
+                             settings.max_text_chars * RECORD_CHARS_PER_TEXT_CHAR).next_chunk()
+        records = first.records_frame()
+        if first.rejects or records.is_empty() or not first.is_last:
             return None
         articles = articles_from_records(records.lazy(), now, settings.max_text_chars).collect()
         if normalize_rejects(articles.lazy()).collect().height:

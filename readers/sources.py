@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
 import re
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -128,13 +130,19 @@ def _read_json_lines(uri: str, text: str, out: Extracted, is_json_file: bool) ->
         return
     # JSON Lines are separated by "\n" alone: str.splitlines() would also split inside a string at
     # U+2028, U+2029 or U+0085, which JSON allows unescaped.
-    lines = text.split("\n")
-    if not any(line.strip() for line in lines):  # e.g. only U+2028 or NBSP: blank to str.strip, not to bytes.strip
-        out.reject(uri, "file", "blank file: no JSON line to read", text)
-        return
+    for _ in _json_lines(uri, text.split("\n"), out, lambda: text):
+        pass
+
+
+def _json_lines(uri: str, lines: Iterable[str], out: Extracted, whole: Callable[[], str]) -> Iterator[None]:
+    """Add the records of JSON Lines `lines` (each without its "\n") to `out`, yielding before each
+    line; `whole()` is the document's text, the payload of a blank file's reject."""
+    content = False
     for number, line in enumerate(lines, 1):
-        if not line.strip():
+        yield
+        if not line.strip():  # e.g. only U+2028 or NBSP: blank to str.strip, not to bytes.strip
             continue
+        content = True
         key = f"line {number}"
         if out.too_long(uri, key, line):
             continue
@@ -147,6 +155,8 @@ def _read_json_lines(uri: str, text: str, out: Extracted, is_json_file: bool) ->
             out.reject(uri, key, f"unreadable JSON on line {number}: {_error(err)}", line)
             continue
         _add_json_item(uri, key, line.removesuffix("\r"), item, out)
+    if not content:
+        out.reject(uri, "file", "blank file: no JSON line to read", whole())
 
 
 def _add_json_item(uri: str, key: str, raw: str, item, out: Extracted) -> None:
@@ -162,16 +172,24 @@ def _add_json_item(uri: str, key: str, raw: str, item, out: Extracted) -> None:
 
 
 def _read_csv(uri: str, text: str, out: Extracted) -> None:
+    for _ in _csv_rows(uri, io.StringIO(text, newline=""), out, lambda: text):
+        pass
+
+
+def _csv_rows(uri: str, lines: Iterable[str], out: Extracted, whole: Callable[[], str]) -> Iterator[None]:
+    """Add the records of the CSV document `lines` (read with newline="") to `out`, yielding before
+    each row; `whole()` is the document's text, the payload of a reject of the whole file."""
     # Python's default limit is 128 KiB per field; an article body may be longer, and a later stage
     # reads long texts in pieces. Every field sits in the document, itself capped in size.
     csv.field_size_limit(1 << 30)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(lines)
     try:
         if not reader.fieldnames:
-            out.reject(uri, "file", "CSV file has no header row", text)
+            out.reject(uri, "file", "CSV file has no header row", whole())
             return
         number = 0
         for number, row in enumerate(reader, 1):
+            yield
             key = f"row {number}"
             try:
                 raw = json.dumps(row, ensure_ascii=False)
@@ -185,9 +203,9 @@ def _read_csv(uri: str, text: str, out: Extracted) -> None:
                 continue
             out.add_record(uri, key, "csv", raw, **fields)
         if number == 0:
-            out.reject(uri, "file", "CSV file has a header row but no rows: no article to read", text)
+            out.reject(uri, "file", "CSV file has a header row but no rows: no article to read", whole())
     except csv.Error as err:
-        out.reject(uri, f"row {reader.line_num}", f"malformed CSV at line {reader.line_num}: {err}", text)
+        out.reject(uri, f"row {reader.line_num}", f"malformed CSV at line {reader.line_num}: {err}", whole())
 
 
 def _sniffed_kind(data: bytes, content_type: str | None) -> str | None:
@@ -321,11 +339,182 @@ def read_file(path: Path, out: Extracted) -> None:
 
 
 def extracted_records(inputs: list[Path], as_of: str | None = None, max_record_chars: int | None = None) -> Extracted:
-    """Raw records and rejects of every file named by `inputs`."""
+    """Raw records and rejects of every file named by `inputs`, all held (a run reads them in
+    chunks instead: `RecordChunks`)."""
     out = Extracted(as_of=as_of, max_record_chars=max_record_chars)
-    for path in input_files(inputs):
-        read_file(path, out)
+    for kind, row in _read_rows(input_files(inputs), Extracted(as_of=as_of, max_record_chars=max_record_chars)):
+        (out.records if kind == "record" else out.rejects).append(row)
     return out
+
+
+@dataclass
+class ExtractedChunk:
+    """Up to a chunk's size of raw records (`index` of a run's chunks, from 0), in reading order, and
+    the rejects read with them (after the previous chunk's last record, up to the next chunk's first)."""
+
+    index: int
+    records: list[dict]
+    rejects: list[dict]
+    is_last: bool
+    # The run's number of chunks as far as can be told: exact once the last chunk is read, else
+    # estimated from the input bytes read so far.
+    chunks: int
+
+    def records_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.records, schema=RAW_RECORDS)
+
+
+class RecordChunks:
+    """The raw records of the files named by `inputs`, then those of `fetched` (the documents a run
+    fetched), in chunks of `size` records, read as they are needed: a CSV or JSON Lines file row by
+    row, any other file whole, one at a time. The same records and rejects, in the same order, as
+    `extracted_records` (then `fetched`'s), so a run's memory holds one chunk of its input, not all.
+
+    A CSV or JSON Lines file is checked whole first (not gzip, not empty, no NUL in its first block,
+    valid UTF-8: what rejects a whole file), reading it once in blocks; a file that fails is read
+    whole, as `read_file` reads it, and gets the same reject. One difference: an error that belongs
+    to no row in the middle of a streamed file (none is known: every row's errors are caught, e.g.
+    the file vanished) rejects the file as "unreadable document" but keeps the rows before it, which
+    may be in an earlier chunk already, where `read_file` would take them back."""
+
+    def __init__(self, inputs: list[Path], size: int, as_of: str | None = None, max_record_chars: int | None = None,
+                 fetched: Extracted | None = None):
+        self.size = max(1, size)
+        self.files = input_files(inputs)
+        self.fetched = fetched or Extracted()
+        self._out = Extracted(as_of=as_of, max_record_chars=max_record_chars)
+        self._rows = _read_rows(self.files, self._out, self.fetched, self._progress)
+        self._total_bytes = sum(_size(path) for path in self.files)
+        self._bytes_read = 0
+        self._records_read = 0
+        self._ahead: dict | None = None  # the next chunk's first record, read to know this one is the last
+        self._index = 0
+        self._done = False
+
+    def _progress(self, read: int) -> None:
+        self._bytes_read += read
+
+    def __iter__(self) -> Iterator[ExtractedChunk]:
+        while (chunk := self.next_chunk()) is not None:
+            yield chunk
+
+    def next_chunk(self) -> ExtractedChunk | None:
+        """The next chunk; None after the last. There is always one chunk, empty when there is
+        nothing to read."""
+        if self._done:
+            return None
+        records, rejects = ([self._ahead] if self._ahead is not None else []), []
+        self._ahead = None
+        for kind, row in self._rows:
+            if kind == "reject":
+                rejects.append(row)
+            elif len(records) < self.size:
+                records.append(row)
+            else:
+                self._ahead = row
+                break
+        else:
+            self._done = True
+        self._records_read += len(records)
+        chunk = ExtractedChunk(self._index, records, rejects, self._done, self._chunks())
+        self._index += 1
+        return chunk
+
+    def _chunks(self) -> int:
+        done = self._index + 1
+        if self._done:
+            return done
+        files_left = max(0, self._total_bytes - self._bytes_read)
+        per_byte = self._records_read / self._bytes_read if self._bytes_read else 0
+        left = files_left * per_byte + len(self.fetched.records) + 1  # + 1: the record read ahead
+        return done + max(1, -(-int(left) // self.size))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# Files read row by row (when `_streamable`); every other file is read whole.
+_STREAMED_SUFFIXES = {".csv", ".jsonl", ".ndjson"}
+_CHECK_BLOCK_BYTES = 1 << 20
+
+
+def _read_rows(files: list[Path], out: Extracted, then: Extracted | None = None,
+               progress: Callable[[int], None] = lambda read: None) -> Iterator[tuple[str, dict]]:
+    """("record", raw record) and ("reject", quarantine row) of `files` in reading order, then
+    `then`'s records and rejects; `out` (empty) is the reading buffer, drained as rows come.
+    `progress` is told the bytes of the files read so far (roughly, as they are read)."""
+    for path in files:
+        for _ in _file_rows(path, out, progress):
+            yield from (("record", r) for r in out.records)
+            yield from (("reject", r) for r in out.rejects)
+            out.records.clear()
+            out.rejects.clear()
+    if then is not None:
+        yield from (("record", r) for r in then.records)
+        yield from (("reject", r) for r in then.rejects)
+
+
+def _file_rows(path: Path, out: Extracted, progress: Callable[[int], None]) -> Iterator[None]:
+    """Add the records of one file to `out`, or its reasons for rejection, yielding whenever `out`
+    may be drained. Never raises."""
+    kind = _streamable(path)
+    if kind is None:
+        read_file(path, out)
+        progress(_size(path))
+        yield
+        return
+    uri = _path_text(path)
+
+    def whole() -> str:
+        return path.read_bytes().decode("utf-8-sig")
+
+    def counted(lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            progress(len(line))  # characters for bytes: an estimate is all it is for
+            yield line
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="" if kind == ".csv" else "\n") as text:
+            if kind == ".csv":
+                yield from _csv_rows(uri, counted(text), out, whole)
+            else:
+                yield from _json_lines(uri, (line.removesuffix("\n") for line in counted(text)), out, whole)
+    except Exception as err:  # noqa: BLE001 -- see RecordChunks: the file is quarantined, the run goes on
+        try:
+            payload = path.read_bytes()
+        except OSError:
+            payload = None
+        out.reject(uri, "file", f"unreadable document: {_error(err)}", payload)
+    yield
+
+
+def _streamable(path: Path) -> str | None:
+    """The suffix of a CSV or JSON Lines file (by its name, as `read_document` picks the reader)
+    that passes the checks that would reject it whole, reading it in blocks; None for any other."""
+    suffix = PurePosixPath(_path_text(path.name)).suffix.lower()
+    if suffix not in _STREAMED_SUFFIXES:
+        return None
+    try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            return None
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        has_content = False
+        with path.open("rb") as file:
+            block = file.read(_SNIFF_BYTES)
+            if block[:2] == GZIP_MAGIC or b"\x00" in block:
+                return None
+            while block:
+                decoder.decode(block)
+                has_content = has_content or bool(block.strip())
+                block = file.read(_CHECK_BLOCK_BYTES)
+            decoder.decode(b"", final=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return suffix if has_content else None
 
 
 def _path_text(path: Path | str) -> str:
