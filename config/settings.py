@@ -78,7 +78,7 @@ class Settings:
     task_runner: str = "default"
     dask_address: str = ""
     dask_workers: int = 2
-    dask_chunk_size: int = 200
+    dask_chunk_size: int = 100
     # `newsflow web`: each SQL query or download gets a DuckDB with this memory limit; a SQL answer
     # carries at most web_sql_result_bytes of JSON rows (then it is cut, and says so); at most
     # this many queries and downloads run at once, others are answered 503 with Retry-After.
