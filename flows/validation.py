@@ -35,8 +35,8 @@ class TableValidation:
 
 
 class Validator:
-    """One Great Expectations ephemeral context for a run; `validate` per table, `flush_docs` after
-    each chunk, `build_docs` once at the end.
+    """One Great Expectations ephemeral context for a chunk's work (`flows.pipeline.work_chunk`):
+    `validate` per table, then `build_docs`; its results go with it, so a run holds one chunk's.
     Great Expectations (~2.5 s to import) is imported and its context made at the first `validate`:
     a run with nothing to validate never pays for it."""
 
@@ -46,7 +46,7 @@ class Validator:
         self.run_name = f"run-{run_started_at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
         self._context = None
         self._source = None  # the context's pandas data source
-        self._definitions: dict[str, tuple] = {}  # table -> (checks, validation definition), reused per chunk
+        self._definitions: dict[str, tuple] = {}  # table -> (checks, validation definition), reused when a table is validated again (a chunk halved)
 
     @property
     def context(self):
@@ -130,33 +130,14 @@ class Validator:
                 validation.failures.setdefault(str(key_value), []).append(f"{reason} (value {value!r})")
         return validation
 
-    def flush_docs(self) -> None:
-        """Render the Data Docs pages of the validations run since the last flush (a chunk's) into
-        the docs folder, keep their index entries, and drop their results from the context: a run
-        holds one chunk's validation results, not every chunk's (each result keeps its failing keys)."""
-        if self._context is None:
-            return
-        store = self._context.validation_results_store
-        keys = store.list_keys()
-        if not keys:
-            return
-        self._context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys, build_index=False)
-        keep_index_entries(self._context, self.docs_dir)
-        for key in keys:
-            store.remove_key(key)
-
     def build_docs(self) -> None:
-        """Render what is left to render into the docs folder: the pages of validations not flushed
-        yet, with an index entry each (`publish_docs` builds the index over every run's entries), and
-        the page of each expectation suite run; nothing when nothing was validated."""
+        """Render the Data Docs pages of every suite run in this context into the docs folder, with
+        an index entry per validation (`publish_docs` builds the index over every run's entries);
+        nothing when nothing was validated."""
         if self._context is None:
             return
-        self.flush_docs()
-        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
-
-        suites = [ExpectationSuiteIdentifier(name=name) for name in self._definitions]
-        if suites:
-            self._context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=suites, build_index=False)
+        self.context.build_data_docs(site_names=[DOCS_SITE], build_index=False)
+        keep_index_entries(self.context, self.docs_dir)
 
     @staticmethod
     def publish_docs(staging: Path, docs: Path) -> None:
