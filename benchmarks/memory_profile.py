@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import weakref
 import json
 import os
 import sys
@@ -107,7 +108,7 @@ class Profile:
     def __init__(self, without: set[str], trace: bool):
         self.without, self.trace = without, trace
         self.sampler = Sampler()
-        self.validators: list = []
+        self.validators = weakref.WeakSet()  # the Validators alive (one per chunk at work), not kept alive here
         self.extracted: list = []  # what the extract stage returned (the run holds it)
         self.rows: list[dict] = []
 
@@ -163,7 +164,7 @@ class Profile:
 
         def validator_init(self, *args, **kwargs):
             init(self, *args, **kwargs)
-            profile.validators.append(self)
+            profile.validators.add(self)
 
         validation.Validator.__init__ = validator_init
 
