@@ -26,7 +26,6 @@ Tests never assert on time.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -37,40 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.corpus import CORPUS, first_of_corpus  # noqa: E402
 BIN = Path(sys.executable).parent
-CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 WARM_ARTICLES, WARM_CHUNK = 30, 10
 GOAL = 1.8
-
-
-def _sliced_corpus(folder: Path, fraction: float, limit: int | None = None) -> int:
-    """The first `fraction` of each corpus file (or its first `limit` records) written to `folder`
-    under the same names; returns the records written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    csv.field_size_limit(1 << 30)
-    written = 0
-    for path in sorted(CORPUS.iterdir()):
-        if path.suffix == ".csv":
-            with path.open(newline="", encoding="utf-8") as src:
-                reader = csv.DictReader(src)
-                rows = list(reader)
-            rows = rows[:limit] if limit is not None else rows[:max(1, round(len(rows) * fraction))]
-            with (folder / path.name).open("w", newline="", encoding="utf-8") as out:
-                writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
-                writer.writeheader()
-                writer.writerows(rows)
-        elif path.suffix == ".jsonl":
-            lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
-            rows = lines[:limit] if limit is not None else lines[:max(1, round(len(lines) * fraction))]
-            (folder / path.name).write_text("".join(rows), encoding="utf-8")
-        else:
-            continue
-        written += len(rows)
-        if limit is not None:
-            limit -= len(rows)
-            if limit <= 0:
-                break
-    return written
 
 
 def _run(inputs: Path, env: dict, *runner: str) -> tuple[float, int]:
@@ -144,8 +113,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-dask-runner-") as tmp:
         inputs, warm = Path(tmp) / "corpus", Path(tmp) / "warm"
-        articles = _sliced_corpus(inputs, args.fraction)
-        _sliced_corpus(warm, 1.0, limit=WARM_ARTICLES)
+        articles = first_of_corpus(inputs, args.fraction)
+        first_of_corpus(warm, 1.0, limit=WARM_ARTICLES)
         server = SubprocessASGIServer()
         server.start(timeout=120)
         # the code beside this script, in the runs and on the workers (not another install's)

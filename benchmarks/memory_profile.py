@@ -26,7 +26,6 @@ each chunk, so the final Data Docs show only the last chunk; `docs` skips the Da
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import weakref
 import json
@@ -38,29 +37,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(ROOT))
+from benchmarks.corpus import CORPUS, first_of_corpus  # noqa: E402
 
 MIB = 2**20
-
-
-def _small_corpus(folder: Path, fraction: float) -> Path:
-    """The first `fraction` of the rows or lines of each corpus file (as benchmarks/scale.py cuts it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    csv.field_size_limit(1 << 30)
-    for path in sorted(CORPUS.iterdir()):
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".csv":
-            rows = list(csv.DictReader(text.splitlines(keepends=True)))
-            with (folder / path.name).open("w", newline="", encoding="utf-8") as out:
-                writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows[:max(1, int(len(rows) * fraction))])
-        else:
-            kept = text.splitlines(keepends=True)
-            (folder / path.name).write_text("".join(kept[:max(1, int(len(kept) * fraction))]), encoding="utf-8")
-    return folder
 
 
 class Sampler:
@@ -251,7 +232,11 @@ def main() -> None:
 
         tracemalloc.start(1)
     with tempfile.TemporaryDirectory(prefix="newsflow-memprofile-") as tmp:
-        inputs = CORPUS if args.fraction >= 1 else _small_corpus(Path(tmp) / "input", args.fraction)
+        inputs = Path(tmp) / "input"
+        if args.fraction >= 1:
+            inputs = CORPUS
+        else:
+            first_of_corpus(inputs, args.fraction)
         profile = Profile(set(args.without), args.trace)
         profile.install()
         from cli.app import app

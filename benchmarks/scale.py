@@ -48,6 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.corpus import first_of_corpus  # noqa: E402
 CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "wikinews_2019.csv"
 NEWSFLOW = str(Path(sys.executable).parent / "newsflow")
 # Columns that identify a row, rewritten with the copy number so every copy is a new row.
@@ -258,19 +259,7 @@ def memory(fraction: float, chunk_size: int | None) -> None:
     corpus = CORPUS.parent
     with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
         small = Path(tmp) / "small"
-        small.mkdir()
-        for path in sorted(corpus.iterdir()):
-            lines = path.read_text(encoding="utf-8")
-            if path.suffix == ".csv":
-                csv.field_size_limit(1 << 30)
-                rows = list(csv.DictReader(lines.splitlines(keepends=True)))
-                with (small / path.name).open("w", newline="", encoding="utf-8") as out:
-                    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows[:max(1, int(len(rows) * fraction))])
-            else:
-                kept = lines.splitlines(keepends=True)
-                (small / path.name).write_text("".join(kept[:max(1, int(len(kept) * fraction))]), encoding="utf-8")
+        first_of_corpus(small, fraction)
         results = {}
         for label, inputs in (("small", small), ("full", corpus)):
             server_before = _prefect_server_rss()
