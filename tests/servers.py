@@ -67,8 +67,11 @@ def postgres(folder: Path) -> Iterator[str]:
             pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
         except subprocess.CalledProcessError:
             # pg_ctl needs the data folder, which another pytest session's clean-up of old temporary
-            # folders may have removed; the server is stopped by its pid instead.
-            os.kill(postmaster, signal.SIGQUIT)
+            # folders may have removed; the server is stopped by its pid instead (unless it is gone).
+            try:
+                os.kill(postmaster, signal.SIGQUIT)
+            except ProcessLookupError:
+                pass
 
 
 def new_database(conninfo: str, name: str) -> str:
